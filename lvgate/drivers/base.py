@@ -10,9 +10,11 @@ one device per cycle and raises one failure type, :class:`DeviceError`.
 from __future__ import annotations
 
 import abc
+import argparse
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,17 +63,56 @@ class ProfileError(Exception):
     """A profile is missing or wrong; the message names the profile file."""
 
 
-class DevicePoller(abc.ABC):
-    """Fetches every entity of one device, once per call to :meth:`poll`."""
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Something that happened at a device (a card read, a trap, a door forced open).
+
+    ``kind`` is an event word of the device class in the vocabulary; ``data`` its details.
+    """
+
+    device: str
+    kind: str
+    ts_ms: int
+    severity: str = "info"  # info | warning | critical
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class DeviceSink(Protocol):
+    """Where a push-driven device delivers what it hears between polls."""
+
+    def readings(self, readings: list[Reading]) -> None: ...
+
+    def event(self, event: DeviceEvent) -> None: ...
+
+    def availability(self, online: bool, reason: str | None = None) -> None: ...
+
+
+class DevicePoller:
+    """Fetches every entity of one device, once per call to :meth:`poll`.
+
+    Devices that push (a serial card reader, SNMP traps, ONVIF events) implement
+    :meth:`listen` instead of, or as well as, :meth:`poll`.
+    """
+
+    #: False for push-only devices: the gateway then never calls poll().
+    polled: ClassVar[bool] = True
 
     def __init__(self, config: DeviceConfig) -> None:
         self.config = config
 
-    @abc.abstractmethod
     async def poll(self) -> list[Reading]:
         """Read the device. Raises DeviceError when the device cannot be read at all."""
+        return []
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def listen(self, sink: DeviceSink) -> None:
+        """Run until cancelled, delivering pushed readings and events to ``sink``."""
+        return None
+
+    async def identity(self) -> dict[str, Any] | None:
+        """Manufacturer, model, serial, firmware ... for the asset list; None if unknown."""
+        return None
+
+    async def close(self) -> None:
         """Release connections. Called once when the gateway stops."""
 
 
@@ -111,3 +152,20 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def open_session(self) -> DriverSession:
         """Start the driver for one gateway run."""
+
+    # --- technician tools: `lvgate probe <driver>` and `lvgate simulate <driver>` ----------------
+    def add_probe_arguments(self, parser: argparse.ArgumentParser) -> bool:
+        """Declare the arguments of ``lvgate probe <name>``; False if the driver has no probe."""
+        return False
+
+    async def probe(self, args: argparse.Namespace) -> int:
+        """Talk to a live device and print what it says. Returns the exit code."""
+        raise NotImplementedError
+
+    def add_simulate_arguments(self, parser: argparse.ArgumentParser) -> bool:
+        """Declare the arguments of ``lvgate simulate <name>``; False if there is no simulator."""
+        return False
+
+    async def simulate(self, args: argparse.Namespace, stop: asyncio.Event) -> int:
+        """Serve simulated devices on loopback until ``stop`` is set. Returns the exit code."""
+        raise NotImplementedError

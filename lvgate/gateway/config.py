@@ -11,18 +11,24 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from lvgate.drivers.base import ID_PATTERN, DeviceConfig, Driver
 from lvgate.drivers.registry import drivers
 from lvgate.gateway.yaml_source import ConfigError, ConfigProblem, LoadedYaml, SourceMap, load_yaml
 from lvgate.spelling import did_you_mean
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_TOPIC_PATTERN = r"^[^+#\x00]+$"
 
 
 class TlsConfig(_Strict):
@@ -35,13 +41,19 @@ class TlsConfig(_Strict):
 class MqttConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
-    base_topic: str = Field(default="lvgate", pattern=r"^[^+#\x00]+$")
+    base_topic: str = Field(default="lvgate", pattern=_TOPIC_PATTERN)
     client_id: str | None = None
     username: str | None = None
     password: SecretStr | None = None
     keepalive: int = Field(default=30, ge=5, le=3600)
     protocol: Literal["5", "3.1.1"] = "5"
     tls: TlsConfig | None = None
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_text(cls, value: Any) -> Any:
+        # YAML reads `protocol: 5` as a number; the version is a word.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class GatewaySettings(_Strict):
@@ -74,6 +86,13 @@ def _dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path)
 
 
+# What a pattern means, in words a technician can act on.
+_PATTERN_TEXT = {
+    ID_PATTERN: "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+    _TOPIC_PATTERN: "must not contain '+', '#' or a NUL character",
+}
+
+
 def _reword(msg: str) -> str:
     msg = msg.removeprefix("Value error, ")
     if msg.startswith("Input should be"):
@@ -81,6 +100,64 @@ def _reword(msg: str) -> str:
     if msg.startswith("String should"):
         msg = "must" + msg[len("String should") :]
     return msg
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _expected(err: ErrorDetails) -> str:
+    """A short statement of what the value should have been."""
+    kind = err["type"]
+    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "expected a whole number"
+    if kind in ("float_type", "float_parsing"):
+        return "expected a number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "expected true or false"
+    if kind == "string_type":
+        return "expected text"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected a mapping of settings"
+    if kind in ("list_type", "tuple_type"):
+        return "expected a list"
+    if kind == "path_type":
+        return "expected a file path"
+    if kind == "greater_than_equal":
+        return f"must be at least {_number(ctx['ge'])}"
+    if kind == "less_than_equal":
+        return f"must be at most {_number(ctx['le'])}"
+    if kind == "greater_than":
+        return f"must be more than {_number(ctx['gt'])}"
+    if kind == "less_than":
+        return f"must be less than {_number(ctx['lt'])}"
+    if kind == "string_too_short":
+        return "must not be empty" if ctx.get("min_length") == 1 else f"must be at least {ctx['min_length']} characters"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        return _PATTERN_TEXT.get(pattern, f"must match the pattern {pattern}")
+    return _reword(err["msg"])
+
+
+def _shown(value: Any) -> str:
+    """`` (got ...)`` for a value the user wrote, kept short."""
+    if isinstance(value, dict):
+        return " (got a mapping)"
+    if isinstance(value, list):
+        return " (got a list)"
+    if value is None:
+        return " (got an empty value)"
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return f" (got {text[:57]}...)" if len(text) > 60 else f" (got {text})"
+
+
+def _with_context(message: str, context: str) -> str:
+    """Put `` in device 'x'`` before a trailing `` (did you mean ...?)`` hint."""
+    head, sep, hint = message.partition(" (did you mean ")
+    return f"{head}{context}{sep}{hint}"
 
 
 def _translate(
@@ -94,19 +171,26 @@ def _translate(
     for err in exc.errors():
         loc = tuple(err["loc"])
         path = (*prefix, *loc)
+        if source.has_problem(path):
+            continue  # a missing secret or similar, already reported where it was written
         field = str(loc[-1]) if loc else ""
+        inside = f" in '{_dotted(loc[:-1])}'" if len(loc) > 1 else ""
         if err["type"] == "extra_forbidden":
             parent = _model_at(model, loc[:-1])
             hint = did_you_mean(field, list(parent.model_fields)) if parent else ""
-            message = f"unknown key '{field}'{context}{hint}"
+            message = f"unknown key '{field}'{inside}{context}{hint}"
             location = source.where(path, key=True)
         elif err["type"] == "missing":
-            where = f" '{_dotted(loc[:-1])}'" if len(loc) > 1 else ""
-            message = f"missing required key '{field}'{context}{where and ' in' + where}"
+            message = f"missing required key '{field}'{inside}{context}"
             location = source.where(path[:-1])
         else:
-            shown = "" if path in source.secret_paths or _is_secret(model, loc) else f" (got {err['input']!r})"
-            message = f"bad value for '{_dotted(loc)}'{context}: {_reword(err['msg'])}{shown}"
+            value = err["input"]
+            secret = source.is_secret(path) or _is_secret(model, loc)
+            message = f"bad value for '{_dotted(loc)}'{context}: {_expected(err)}"
+            message += "" if secret else _shown(value)
+            if err["type"] == "string_type" and isinstance(value, int | float):
+                # YAML read a number where text was meant (a numeric password, room 101).
+                message += "; quote it in secrets.yaml" if path in source.secret_paths else "; write it in quotes"
             location = source.where(path)
         problems.append(ConfigProblem(location, message))
     return problems
@@ -145,7 +229,13 @@ def _validate_devices(raw_devices: list[Any], source: SourceMap) -> tuple[list[D
     for index, raw in enumerate(raw_devices):
         path: tuple[str | int, ...] = ("devices", index)
         if not isinstance(raw, dict):
-            problems.append(ConfigProblem(source.where(path), "a device must be a mapping of settings"))
+            got = "a list" if isinstance(raw, list) else "a single value"
+            problems.append(
+                ConfigProblem(
+                    source.where(path),
+                    f"device #{index + 1} must be a mapping of settings (id, driver, profile, ...), not {got}",
+                )
+            )
             continue
         device_id = raw.get("id")
         context = f" in device '{device_id}'" if isinstance(device_id, str) else f" in device #{index + 1}"
@@ -161,7 +251,8 @@ def _validate_devices(raw_devices: list[Any], source: SourceMap) -> tuple[list[D
                 first_seen[device_id] = source.where((*path, "id")).line
         driver_name = raw.get("driver")
         if driver_name is None:
-            problems.append(ConfigProblem(source.where(path), f"missing required key 'driver'{context}"))
+            if not source.has_problem((*path, "driver")):
+                problems.append(ConfigProblem(source.where(path), f"missing required key 'driver'{context}"))
             continue
         driver = installed.get(str(driver_name))
         if driver is None:
@@ -178,21 +269,44 @@ def _validate_devices(raw_devices: list[Any], source: SourceMap) -> tuple[list[D
             device = driver.config_model.model_validate(raw)
         except ValidationError as exc:
             problems.extend(_translate(exc, source, path, context, driver.config_model))
+            # Still run the driver's own checks (an unknown profile, say) when the device is
+            # valid without the keys in error, so that every problem is reported at once.
+            bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+            try:
+                partial = driver.config_model.model_validate({k: v for k, v in raw.items() if k not in bad})
+            except ValidationError:
+                continue
+            problems.extend(_driver_checks(driver, partial, source, path, context))
             continue
-        for key, message in driver.check_device(device):
-            problems.append(ConfigProblem(source.where((*path, key)), f"{message}{context}"))
+        problems.extend(_driver_checks(driver, device, source, path, context))
         devices.append(device)
     return devices, problems
+
+
+def _driver_checks(
+    driver: Driver, device: DeviceConfig, source: SourceMap, path: tuple[str | int, ...], context: str
+) -> list[ConfigProblem]:
+    return [
+        ConfigProblem(source.where((*path, key)), _with_context(message, context))
+        for key, message in driver.check_device(device)
+    ]
 
 
 def parse_gateway_config(loaded: LoadedYaml, file: Path) -> GatewayConfig:
     """Validate loaded YAML as a gateway config. Raises ConfigError listing every problem."""
     source = loaded.source
     if not isinstance(loaded.data, dict):
+        got = "a list" if isinstance(loaded.data, list) else "a single value"
         raise ConfigError(
-            [ConfigProblem(source.where(()), "top level must be a mapping of settings (site, room, devices, ...)")]
+            [
+                *loaded.problems,
+                ConfigProblem(
+                    source.where(()),
+                    f"top level must be a mapping of settings (site, room, gateway_id, mqtt, devices), not {got}",
+                ),
+            ]
         )
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = list(loaded.problems)
     settings: GatewaySettings | None = None
     try:
         settings = GatewaySettings.model_validate(loaded.data)
@@ -212,4 +326,14 @@ def parse_gateway_config(loaded: LoadedYaml, file: Path) -> GatewayConfig:
 def load_gateway_config(path: Path | str) -> GatewayConfig:
     """Read and validate a gateway config file. Raises ConfigError listing every problem."""
     file = Path(path)
-    return parse_gateway_config(load_yaml(file, display_name=str(path)), file)
+    return parse_gateway_config(load_yaml(file, display_name=str(path), keep_going=True), file)
+
+
+def validate_document(loaded: LoadedYaml, model: type[ModelT]) -> ModelT:
+    """Validate a whole loaded file against ``model``, raising ConfigError with every problem."""
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([ConfigProblem(loaded.source.where(()), "top level must be a mapping of settings")])
+    try:
+        return model.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise ConfigError(_translate(exc, loaded.source, (), "", model)) from exc

@@ -70,9 +70,9 @@ def decode_point(point: Point, words: list[int], order: str, value_type: str) ->
     value = raw * point.scale + point.offset
     if value_type == "int":
         return round(value), Quality.GOOD
-    if point.precision is not None:
-        value = round(value, point.precision)
-    return float(value), Quality.GOOD
+    if isinstance(raw, float):  # a float register keeps its own precision unless told otherwise
+        return float(value if point.precision is None else round(value, point.precision)), Quality.GOOD
+    return float(round(value, point.decimals)), Quality.GOOD
 
 
 def encode_number(value: float, data_type: str, order: str) -> list[int]:

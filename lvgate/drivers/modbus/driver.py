@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 from collections.abc import Sequence
@@ -177,3 +178,30 @@ class ModbusDriver(Driver):
 
     def open_session(self) -> DriverSession:
         return ModbusSession()
+
+    def add_simulate_arguments(self, parser: argparse.ArgumentParser) -> bool:
+        parser.add_argument(
+            "--profile", action="append", required=True, help="profile to serve; repeat for units 1, 2, ..."
+        )
+        parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=5020)
+        return True
+
+    async def simulate(self, args: argparse.Namespace, stop: asyncio.Event) -> int:
+        from lvgate.drivers.modbus.simulator import start_server, unit_for
+        from lvgate.simulate import is_loopback
+
+        if not is_loopback(args.host):
+            print(f"refusing to serve on {args.host}: simulators bind loopback only")
+            return 2
+        try:
+            units = [unit_for(name, index + 1) for index, name in enumerate(args.profile)]
+        except ProfileError as exc:
+            print(exc)
+            return 1
+        server = await start_server(units, host=args.host, port=args.port)
+        for unit in units:
+            print(f"unit {unit.unit}: {unit.profile.profile} on {args.host}:{args.port}", flush=True)
+        await stop.wait()
+        await server.shutdown()  # type: ignore[no-untyped-call]
+        return 0

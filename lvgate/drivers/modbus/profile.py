@@ -28,6 +28,11 @@ REGISTER_COUNT: dict[str, int] = {
 }  # fmt: skip
 
 
+def _decimals_of(number: float) -> int:
+    text = f"{number:.10f}".rstrip("0")
+    return len(text.partition(".")[2])
+
+
 class Point(BaseModel):
     """One entity read from one place of the device's register map."""
 
@@ -45,6 +50,14 @@ class Point(BaseModel):
     invalid: tuple[int, ...] = Field(default=(), description="raw values that mean 'no value'")
     map: dict[int, str | bool | float] | None = Field(default=None, description="raw value -> published value")
     map_default: str | bool | float | None = None
+
+    @property
+    def decimals(self) -> int:
+        """Digits after the point worth keeping: ``precision``, else what scale and offset carry,
+        so 2292 * 0.1 reads 229.2 and not 229.20000000000002."""
+        if self.precision is not None:
+            return self.precision
+        return max(_decimals_of(self.scale), _decimals_of(self.offset))
 
     @property
     def register_count(self) -> int:

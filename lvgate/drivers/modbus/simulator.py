@@ -23,7 +23,16 @@ from lvgate.drivers.modbus.profile import ModbusProfile, Point, load_profile
 from lvgate.mqtt_schema.vocabulary import entity_kind
 from lvgate.paths import data_dir
 
-_TABLE_OF_FUNCTION = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 3: "holding", 4: "input", 6: "holding", 16: "holding"}
+_TABLE_OF_FUNCTION = {
+    1: "coil",
+    5: "coil",
+    15: "coil",
+    2: "discrete",
+    3: "holding",
+    4: "input",
+    6: "holding",
+    16: "holding",
+}
 _TABLE_INDEX = {"coil": 0, "discrete": 1, "holding": 2, "input": 3}
 
 

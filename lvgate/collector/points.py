@@ -1,0 +1,94 @@
+"""Telemetry messages -> storage points, with field types fixed by the vocabulary."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from lvgate.mqtt_schema.payloads import parse_iso_ms
+from lvgate.mqtt_schema.vocabulary import vocabulary
+
+FieldValue = float | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One stored sample. ``measurement`` is the device class; one entity per point."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    ts_ms: int
+
+    @property
+    def value(self) -> FieldValue | None:
+        for name in ("value", "value_bool", "value_str"):
+            if name in self.fields:
+                return self.fields[name]
+        return None
+
+
+class PayloadError(ValueError):
+    """A message that cannot be turned into points; the text says why."""
+
+
+def _field_for(value_type: str, value: Any) -> tuple[str, FieldValue] | None:
+    """The field name and the value as the vocabulary types it. None for 'no value'."""
+    if value is None:
+        return None
+    if value_type in ("float", "int"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PayloadError(f"expected a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            return None  # InfluxDB cannot store NaN or infinities
+        return "value", number
+    if value_type == "bool":
+        if not isinstance(value, bool):
+            raise PayloadError(f"expected true/false, got {value!r}")
+        return "value_bool", value
+    if not isinstance(value, str):
+        raise PayloadError(f"expected a state word, got {value!r}")
+    return "value_str", value
+
+
+def telemetry_points(message: dict[str, Any]) -> list[Point]:
+    """Points of one telemetry payload (already schema-checked for shape)."""
+    try:
+        device_class = message["device_class"]
+        base_ts = parse_iso_ms(message["ts"])
+        base_tags = {
+            "site": str(message["site"]),
+            "room": str(message["room"]),
+            "gateway": str(message["gateway"]),
+            "device": str(message["device"]),
+            "device_class": str(device_class),
+        }
+        readings = message["readings"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PayloadError(f"telemetry without {exc}") from exc
+    known = vocabulary().get(device_class)
+    if known is None:
+        raise PayloadError(f"unknown device class '{device_class}'")
+    points: list[Point] = []
+    for key, entry in readings.items():
+        kind = known.entities.get(key)
+        if kind is None:
+            raise PayloadError(f"entity '{key}' is not in the vocabulary of '{device_class}'")
+        try:
+            field = _field_for(kind.type, entry.get("v"))
+        except PayloadError as exc:
+            raise PayloadError(f"entity '{key}': {exc}") from None
+        fields: dict[str, FieldValue] = {}
+        if field is not None:
+            fields[field[0]] = field[1]
+        quality = entry.get("q", "good")
+        if quality != "good" or field is None:
+            fields["quality"] = str(quality)
+        tags = {**base_tags, "entity": key}
+        if kind.unit:
+            tags["unit"] = kind.unit
+        ts = parse_iso_ms(entry["ts"]) if "ts" in entry else base_ts
+        points.append(Point(device_class, tags, fields, ts))
+    return points

@@ -1,0 +1,90 @@
+"""Move queued messages from disk to the broker, in order, deleting each only once acked."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from lvgate.diskqueue import DiskQueue, Priority
+from lvgate.mqtt_link import MqttLink
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Durable, ordered, paced publishing of telemetry and events.
+
+    ``window`` bounds the messages handed to the broker and not yet acknowledged; ``max_rate``
+    paces a replay after an outage so a backlog does not flood the broker.
+    """
+
+    def __init__(self, queue: DiskQueue, link: MqttLink, *, window: int = 100, max_rate: float = 2000.0) -> None:
+        self.queue = queue
+        self.link = link
+        self.window = window
+        self.max_rate = max_rate
+        self._inflight: dict[int, int] = {}  # paho mid -> queue id
+        self._sent_up_to = 0  # highest queue id handed to paho
+        self._wake = asyncio.Event()
+        self._buffer: list[tuple[str, bytes, Priority]] = []
+        self._flush_scheduled = False
+        self.published = 0
+
+    def put(self, topic: str, payload: bytes, priority: Priority = Priority.HISTORY) -> None:
+        """Queue a message. It is on disk by the end of this event-loop turn."""
+        self._buffer.append((topic, payload, priority))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._buffer:
+            items, self._buffer = self._buffer, []
+            self.queue.put_many(items)
+            self._wake.set()
+
+    def flush_now(self) -> None:
+        self._flush()
+
+    def on_ack(self, mid: int) -> None:
+        queue_id = self._inflight.pop(mid, None)
+        if queue_id is not None:
+            self.queue.remove([queue_id])
+            self.published += 1
+            self._wake.set()
+
+    def on_reconnect(self) -> None:
+        """paho re-sends what it had in flight; we carry on after the last id handed over."""
+        self._wake.set()
+
+    @property
+    def depth(self) -> int:
+        return len(self.queue) + len(self._buffer)
+
+    async def run(self) -> None:
+        tokens = self.max_rate
+        last = time.monotonic()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.link.connected.is_set():
+                room = self.window - len(self._inflight)
+                if room <= 0:
+                    break
+                batch = self.queue.peek(room, after_id=self._sent_up_to)
+                if not batch:
+                    break
+                now = time.monotonic()
+                tokens = min(self.max_rate, tokens + (now - last) * self.max_rate)
+                last = now
+                if tokens < 1:
+                    await asyncio.sleep((1 - tokens) / self.max_rate)
+                    continue
+                for message in batch[: max(1, int(tokens))]:
+                    mid = self.link.publish(message.topic, message.payload, qos=1)
+                    self._inflight[mid] = message.id
+                    self._sent_up_to = message.id
+                    tokens -= 1
+                await asyncio.sleep(0)  # let acks and polls in between chunks

@@ -1,0 +1,348 @@
+"""The edge gateway: one polling task per device, publishing through a durable outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from lvgate import __version__
+from lvgate.diskqueue import DiskQueue, Priority
+from lvgate.drivers.base import DeviceConfig, DeviceError, DeviceEvent, DevicePoller, DriverSession
+from lvgate.gateway.config import GatewayConfig
+from lvgate.gateway.outbox import Outbox
+from lvgate.mqtt_link import LinkSettings, MqttLink
+from lvgate.mqtt_schema import payloads
+from lvgate.mqtt_schema.topics import SCHEMA_VERSION, Topics
+from lvgate.mqtt_schema.vocabulary import entity_kind
+from lvgate.reading import Quality, Reading, Value, now_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeviceStats:
+    polls: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_duration_ms: float = 0.0
+    online: bool | None = None
+    reason: str | None = None
+
+
+@dataclass
+class DeviceRuntime:
+    config: DeviceConfig
+    device_class: str
+    units: dict[str, str | None]
+    poller: DevicePoller
+    stats: DeviceStats = field(default_factory=DeviceStats)
+    latest: dict[str, tuple[Value, int, Quality]] = field(default_factory=dict)
+    identity: dict[str, Any] | None = None
+    identity_asked: bool = False
+
+
+class _Sink:
+    """What a push-driven device reports goes through the same paths as polled readings."""
+
+    def __init__(self, gateway: Gateway, runtime: DeviceRuntime) -> None:
+        self.gateway = gateway
+        self.runtime = runtime
+
+    def readings(self, readings: list[Reading]) -> None:
+        if readings:
+            self.gateway._publish_readings(self.runtime, readings)
+
+    def event(self, event: DeviceEvent) -> None:
+        self.gateway.publish_event(self.runtime, event)
+
+    def availability(self, online: bool, reason: str | None = None) -> None:
+        self.gateway.set_availability(self.runtime, online, reason)
+
+
+def link_settings(config: GatewayConfig, client_id: str, *, clean_start: bool = True) -> LinkSettings:
+    mqtt_cfg = config.settings.mqtt
+    tls = mqtt_cfg.tls
+    return LinkSettings(
+        host=mqtt_cfg.host,
+        port=mqtt_cfg.port,
+        client_id=mqtt_cfg.client_id or client_id,
+        keepalive=mqtt_cfg.keepalive,
+        protocol=mqtt_cfg.protocol,
+        username=mqtt_cfg.username,
+        password=mqtt_cfg.password.get_secret_value() if mqtt_cfg.password else None,
+        ca_file=str(tls.ca_file) if tls and tls.ca_file else None,
+        cert_file=str(tls.cert_file) if tls and tls.cert_file else None,
+        key_file=str(tls.key_file) if tls and tls.key_file else None,
+        check_hostname=tls.check_hostname if tls else True,
+        clean_start=clean_start,
+    )
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        settings = config.settings
+        self.topics = Topics(settings.mqtt.base_topic, settings.gateway_id)
+        self.started_ms = now_ms()
+        self.queue = DiskQueue(config.state_dir / f"{settings.gateway_id}.outbox.sqlite")
+        offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
+        self.link = MqttLink(
+            link_settings(config, f"lvgate-{settings.gateway_id}"),
+            will=(self.topics.bridge("state"), offline),
+            on_connected=self._on_connected,
+            on_message=self._on_message,
+            on_ack=self._on_ack,
+        )
+        self.outbox = Outbox(self.queue, self.link)
+        self._background: set[asyncio.Task[None]] = set()
+        self.sessions: dict[str, DriverSession] = {}
+        self.devices: dict[str, DeviceRuntime] = {}
+        for device in config.devices:
+            if not device.enabled:
+                continue
+            driver = config.driver_of(device)
+            if driver.name not in self.sessions:
+                self.sessions[driver.name] = driver.open_session()
+            device_class = driver.device_class(device)
+            units = {e.key: entity_kind(device_class, e.key).unit for e in driver.entities(device)}
+            poller = self.sessions[driver.name].poller(device)
+            self.devices[device.id] = DeviceRuntime(device, device_class, units, poller)
+
+    # --- MQTT side ----------------------------------------------------------------------------
+    def _on_ack(self, mid: int) -> None:
+        self.outbox.on_ack(mid)
+
+    async def _on_connected(self) -> None:
+        """After every (re)connect: bridge state, info, each device's availability and state."""
+        self.link.publish(self.topics.bridge("state"), payloads.dumps(self._bridge_state()), retain=True)
+        self.link.publish(self.topics.bridge("info"), payloads.dumps(self.info()), retain=True)
+        for runtime in self.devices.values():
+            self._publish_availability(runtime)
+            self._publish_state(runtime)
+            if runtime.identity is not None:
+                self._publish_info(runtime)
+        self.link.subscribe([self.topics.bridge("request/+")])
+        self.outbox.on_reconnect()
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        log.debug("request on %s ignored (commands arrive with the MQTT contract work)", message.topic)
+
+    def _bridge_state(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "state": "online"}
+
+    def info(self) -> dict[str, Any]:
+        settings = self.config.settings
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "version": __version__,
+            "gateway": settings.gateway_id,
+            "site": settings.site,
+            "room": settings.room,
+            "config_digest": self.config.digest,
+            "started": payloads.iso_ms(self.started_ms),
+            "devices": [
+                {
+                    "id": r.config.id,
+                    "name": r.config.display_name,
+                    "driver": r.config.driver,
+                    "profile": r.config.profile,
+                    "device_class": r.device_class,
+                }
+                for r in self.devices.values()
+            ],
+        }
+
+    def health(self) -> dict[str, Any]:
+        with open(f"/proc/{os.getpid()}/statm") as statm:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "ts": payloads.iso_ms(now_ms()),
+            "uptime_s": round((now_ms() - self.started_ms) / 1000, 1),
+            "rss_bytes": rss,
+            "queue_depth": self.outbox.depth,
+            "queue_dropped": self.queue.dropped(),
+            "devices": {
+                device_id: {
+                    "polls": r.stats.polls,
+                    "failures": r.stats.failures,
+                    "success_rate": round(1 - r.stats.failures / r.stats.polls, 4) if r.stats.polls else None,
+                    "last_poll_ms": round(r.stats.last_duration_ms, 1),
+                    "online": r.stats.online,
+                }
+                for device_id, r in self.devices.items()
+            },
+        }
+
+    def _publish_availability(self, runtime: DeviceRuntime) -> None:
+        if runtime.stats.online is None or not self.link.connected.is_set():
+            return
+        body = payloads.availability(runtime.stats.online, now_ms(), runtime.stats.reason)
+        self.link.publish(self.topics.device(runtime.config.id, "availability"), payloads.dumps(body), retain=True)
+
+    def _publish_state(self, runtime: DeviceRuntime) -> None:
+        if not runtime.latest or not self.link.connected.is_set():
+            return
+        body = payloads.state(runtime.config.id, runtime.latest)
+        self.link.publish(self.topics.device(runtime.config.id, "state"), payloads.dumps(body), retain=True)
+
+    # --- polling -------------------------------------------------------------------------------
+    async def _poll_forever(self, runtime: DeviceRuntime) -> None:
+        interval = runtime.config.poll_interval
+        next_due = time.monotonic()
+        while True:
+            await self.poll_once(runtime)
+            next_due += interval
+            delay = next_due - time.monotonic()
+            if delay < 0:  # a slow poll: skip the missed slots instead of bursting
+                next_due = time.monotonic() + interval
+                delay = interval
+            await asyncio.sleep(delay)
+
+    async def poll_once(self, runtime: DeviceRuntime) -> list[Reading]:
+        stats = runtime.stats
+        started = time.perf_counter()
+        stats.polls += 1
+        try:
+            readings = await runtime.poller.poll()
+        except DeviceError as exc:
+            stats.failures += 1
+            stats.consecutive_failures += 1
+            stats.last_duration_ms = (time.perf_counter() - started) * 1000
+            if stats.online is not False:
+                log.warning("device '%s' unavailable: %s: %s", exc.device, exc.reason, exc.detail)
+            self.set_availability(runtime, False, exc.reason)
+            return []
+        except Exception:
+            stats.failures += 1
+            log.exception("device '%s': poll failed unexpectedly", runtime.config.id)
+            return []
+        stats.last_duration_ms = (time.perf_counter() - started) * 1000
+        stats.consecutive_failures = 0
+        self.set_availability(runtime, True)
+        if readings:
+            self._publish_readings(runtime, readings)
+        return readings
+
+    def set_availability(self, runtime: DeviceRuntime, online: bool, reason: str | None = None) -> None:
+        stats = runtime.stats
+        if stats.online is online and stats.reason == reason:
+            return
+        if online:
+            log.info("device '%s' online", runtime.config.id)
+        stats.online, stats.reason = online, reason
+        self._publish_availability(runtime)
+        if online and not runtime.identity_asked:
+            runtime.identity_asked = True
+            task = asyncio.create_task(self._fetch_identity(runtime), name=f"identity:{runtime.config.id}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _fetch_identity(self, runtime: DeviceRuntime) -> None:
+        try:
+            runtime.identity = await runtime.poller.identity()
+        except Exception as exc:  # identity is a nice-to-have: never let it stop polling
+            log.warning("device '%s': cannot read identity: %s", runtime.config.id, exc)
+            return
+        self._publish_info(runtime)
+
+    def _publish_info(self, runtime: DeviceRuntime) -> None:
+        if not self.link.connected.is_set():
+            return
+        body = {
+            "schema_version": SCHEMA_VERSION,
+            "device": runtime.config.id,
+            "name": runtime.config.display_name,
+            "device_class": runtime.device_class,
+            "driver": runtime.config.driver,
+            "profile": runtime.config.profile,
+            "identity": runtime.identity or {},
+        }
+        self.link.publish(self.topics.device(runtime.config.id, "info"), payloads.dumps(body), retain=True)
+
+    def publish_event(self, runtime: DeviceRuntime, event: DeviceEvent) -> None:
+        settings = self.config.settings
+        body = {
+            "schema_version": SCHEMA_VERSION,
+            "ts": payloads.iso_ms(event.ts_ms),
+            "site": settings.site,
+            "room": settings.room,
+            "gateway": settings.gateway_id,
+            "device": runtime.config.id,
+            "device_class": runtime.device_class,
+            "event": event.kind,
+            "severity": event.severity,
+            "data": event.data,
+        }
+        self.outbox.put(self.topics.device(runtime.config.id, "events"), payloads.dumps(body), Priority.EVENT)
+
+    def _publish_readings(self, runtime: DeviceRuntime, readings: list[Reading]) -> None:
+        settings = self.config.settings
+        body = payloads.telemetry(
+            site=settings.site,
+            room=settings.room,
+            gateway=settings.gateway_id,
+            device=runtime.config.id,
+            device_class=runtime.device_class,
+            readings=readings,
+            units=runtime.units,
+        )
+        self.outbox.put(self.topics.device(runtime.config.id, "telemetry"), payloads.dumps(body))
+        for reading in readings:
+            runtime.latest[reading.key] = (reading.value, reading.ts_ms, reading.quality)
+        self._publish_state(runtime)
+
+    async def _listen(self, runtime: DeviceRuntime) -> None:
+        try:
+            await runtime.poller.listen(_Sink(self, runtime))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("device '%s': listener stopped", runtime.config.id)
+
+    async def _health_forever(self, every_s: float = 30.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            if self.link.connected.is_set():
+                self.link.publish(self.topics.bridge("health"), payloads.dumps(self.health()))
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info(
+            "gateway '%s' starting: %d devices, broker %s:%s",
+            self.config.settings.gateway_id,
+            len(self.devices),
+            self.config.settings.mqtt.host,
+            self.config.settings.mqtt.port,
+        )
+        self.link.start()
+        tasks = [asyncio.create_task(self.outbox.run(), name="outbox")]
+        tasks.append(asyncio.create_task(self._health_forever(), name="health"))
+        for device_id, runtime in self.devices.items():
+            if runtime.poller.polled:
+                tasks.append(asyncio.create_task(self._poll_forever(runtime), name=f"poll:{device_id}"))
+            tasks.append(asyncio.create_task(self._listen(runtime), name=f"listen:{device_id}"))
+        try:
+            await stop.wait()
+        finally:
+            for task in [*tasks, *self._background]:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.outbox.flush_now()
+            offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
+            for runtime in self.devices.values():
+                await runtime.poller.close()
+            for session in self.sessions.values():
+                await session.close()
+            await self.link.stop(final=(self.topics.bridge("state"), offline))
+            self.queue.close()
+            log.info("gateway '%s' stopped", self.config.settings.gateway_id)

@@ -1,0 +1,86 @@
+"""Build the JSON payloads the gateway publishes.
+
+Times are ISO 8601 in UTC with millisecond precision and a ``Z`` suffix (``ts``): readable in
+any MQTT tool, sortable as text, parsed by every language. Each reading may carry its own
+``ts`` when it was measured at another moment than the message's.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lvgate.mqtt_schema.topics import SCHEMA_VERSION
+from lvgate.reading import Quality, Reading, Value
+
+
+def iso_ms(ts_ms: int) -> str:
+    """Epoch milliseconds -> ``2026-12-03T16:15:26.123Z``."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso_ms(text: str) -> int:
+    """Inverse of :func:`iso_ms` (accepts any ISO 8601 time with an offset)."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without offset: {text!r}")
+    return round(parsed.timestamp() * 1000)
+
+
+def dumps(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def reading_entry(reading: Reading, unit: str | None, message_ts_ms: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"v": reading.value, "q": reading.quality.value}
+    if unit:
+        entry["u"] = unit
+    if reading.ts_ms != message_ts_ms:
+        entry["ts"] = iso_ms(reading.ts_ms)
+    return entry
+
+
+def telemetry(
+    *,
+    site: str,
+    room: str,
+    gateway: str,
+    device: str,
+    device_class: str,
+    readings: list[Reading],
+    units: dict[str, str | None],
+) -> dict[str, Any]:
+    ts = min(r.ts_ms for r in readings)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ts": iso_ms(ts),
+        "site": site,
+        "room": room,
+        "gateway": gateway,
+        "device": device,
+        "device_class": device_class,
+        "readings": {r.key: reading_entry(r, units.get(r.key), ts) for r in readings},
+    }
+
+
+def state(device: str, values: dict[str, tuple[Value, int, Quality]]) -> dict[str, Any]:
+    latest = max((ts for _, ts, _ in values.values()), default=0)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ts": iso_ms(latest),
+        "device": device,
+        "values": {key: value for key, (value, _, _) in values.items()},
+        "quality": {key: q.value for key, (_, _, q) in values.items() if q is not Quality.GOOD},
+    }
+
+
+def availability(online: bool, ts_ms: int, reason: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "state": "online" if online else "offline",
+        "ts": iso_ms(ts_ms),
+    }
+    if reason:
+        payload["reason"] = reason
+    return payload
