@@ -28,6 +28,7 @@ class DeviceClass:
     name: str
     title: str
     entities: dict[str, EntityKind]
+    events: tuple[str, ...] = ()
 
 
 @cache
@@ -46,7 +47,9 @@ def vocabulary() -> dict[str, DeviceClass]:
             )
             for key, spec in body["entities"].items()
         }
-        classes[name] = DeviceClass(name=name, title=body["title"], entities=entities)
+        classes[name] = DeviceClass(
+            name=name, title=body["title"], entities=entities, events=tuple(body.get("events", ()))
+        )
     return classes
 
 
