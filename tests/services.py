@@ -125,7 +125,7 @@ def wait_for(
 @overload
 async def wait_for_async(
     predicate: Callable[[], Awaitable[T | None]],
-    timeout: float,  # noqa: ASYNC109 (same signature as wait_for)
+    timeout: float,
     *,
     interval: float = ...,
     what: str | None = ...,
@@ -135,7 +135,7 @@ async def wait_for_async(
 @overload
 async def wait_for_async(
     predicate: Callable[[], T | None],
-    timeout: float,  # noqa: ASYNC109 (same signature as wait_for)
+    timeout: float,
     *,
     interval: float = ...,
     what: str | None = ...,
@@ -144,7 +144,7 @@ async def wait_for_async(
 
 async def wait_for_async(
     predicate: Callable[[], Any],
-    timeout: float,  # noqa: ASYNC109 (same signature as wait_for)
+    timeout: float,
     *,
     interval: float = 0.05,
     what: str | None = None,
