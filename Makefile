@@ -1,7 +1,7 @@
 # lvgate: build, lint, test and demo entry points.
 #
 #   make install       .venv with the project (editable) and its test extras
-#   make system-deps   Debian packages the tests run for real (Mosquitto, InfluxDB 1.x, net-snmp, socat)
+#   make system-deps   Debian packages the tests run for real (Mosquitto, InfluxDB 1.x, net-snmp, socat, ss, openssl)
 #   make lint          ruff check, ruff format --check, mypy
 #   make test          system-deps + install, then lint and pytest (services are started by pytest fixtures)
 #   make demo          a simulated equipment room end to end (DEMO_ARGS="--duration 20")
