@@ -1,0 +1,91 @@
+"""Line protocol escaping and the vocabulary's fixed field types."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lvgate.collector.line_protocol import encode_point
+from lvgate.collector.points import PayloadError, Point, telemetry_points
+
+
+def test_escaping_of_tags_measurement_and_strings() -> None:
+    point = Point(
+        "ups",
+        {"room": "B1 机房, east=1", "device": "ups-1"},
+        {"value_str": 'on "battery" \\ now'},
+        1_700_000_000_123,
+    )
+    assert encode_point(point) == (
+        'ups,device=ups-1,room=B1\\ 机房\\,\\ east\\=1 value_str="on \\"battery\\" \\\\ now" 1700000000123'
+    )
+
+
+def test_numbers_are_always_floats_and_bools_are_bools() -> None:
+    assert encode_point(Point("m", {}, {"value": 1.0}, 5)) == "m value=1.0 5"
+    assert encode_point(Point("m", {}, {"value_bool": False}, 5)) == "m value_bool=false 5"
+
+
+def _message(value: object, key: str = "battery_charge", device_class: str = "ups") -> dict[str, object]:
+    return {
+        "schema_version": 1,
+        "ts": "2026-12-03T10:00:00.000Z",
+        "site": "hq",
+        "room": "B1",
+        "gateway": "gw",
+        "device": "ups-1",
+        "device_class": device_class,
+        "readings": {key: {"v": value, "q": "good"}},
+    }
+
+
+def test_int_then_float_are_both_stored_as_float() -> None:
+    first = telemetry_points(_message(1))[0]
+    second = telemetry_points(_message(1.5))[0]
+    assert first.fields == {"value": 1.0} and isinstance(first.fields["value"], float)
+    assert second.fields == {"value": 1.5}
+    assert encode_point(first).split(" ")[1] == "value=1.0"
+
+
+def test_timestamp_and_tags_come_from_the_message() -> None:
+    point = telemetry_points(_message(97.0))[0]
+    assert point.ts_ms == 1_796_292_000_000  # 2026-12-03T10:00:00Z, worked out from the calendar
+    assert point.tags == {
+        "site": "hq",
+        "room": "B1",
+        "gateway": "gw",
+        "device": "ups-1",
+        "device_class": "ups",
+        "entity": "battery_charge",
+        "unit": "%",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("97", "expected a number"), (True, "expected a number")],
+)
+def test_wrong_types_are_rejected(value: object, reason: str) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        telemetry_points(_message(value))
+
+
+def test_unknown_entity_is_rejected() -> None:
+    with pytest.raises(PayloadError, match="not in the vocabulary"):
+        telemetry_points(_message(1.0, key="flux_capacitor"))
+
+
+@given(st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_nan_and_infinity_never_become_fields(value: float) -> None:
+    point = telemetry_points(_message(value))[0]
+    assert point.fields == {"quality": "good"}
+    assert "nan" not in encode_point(point).lower() and "inf" not in encode_point(point).lower()
+
+
+def test_bad_quality_without_value_keeps_the_point_with_its_quality() -> None:
+    message = _message(None)
+    message["readings"] = {"battery_charge": {"v": None, "q": "bad"}}
+    assert telemetry_points(message)[0].fields == {"quality": "bad"}
