@@ -52,6 +52,15 @@ async def wait_for_port(port: int, timeout: float = 10.0) -> bool:
     return False
 
 
+async def wait_for_log(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"'{text}' did not appear in {path} within {timeout:g} s")
+
+
 class Broker:
     """Mosquitto as a child process when installed, otherwise amqtt in this process."""
 
@@ -214,6 +223,9 @@ async def run_demo(duration: float | None, workdir: Path | None, broker: str = "
             children[name] = subprocess.Popen(
                 [sys.executable, "-m", "lvgate.cli", *args], env=env, stdout=log, stderr=log, cwd=work
             )
+            if name == "collector":
+                # Its first session starts when it subscribes: let it, so it hears the first poll.
+                await wait_for_log(work / "collector.log", "collector subscribed", children[name])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=duration)
     finally:

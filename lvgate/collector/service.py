@@ -92,6 +92,7 @@ class Collector:
 
     async def _on_connected(self) -> None:
         self.link.subscribe(self.subscriptions())
+        log.info("collector subscribed to %s", ", ".join(self.subscriptions()))
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         self.stats.received += 1
