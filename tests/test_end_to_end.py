@@ -137,7 +137,12 @@ storage:
 
 
 def start_chain(guard: ProcessGuard, gateway: Path, collector: Path) -> None:
-    guard.start([sys.executable, "-m", "lvgate.cli", "collector", "-c", str(collector)], name="collector")
+    """The collector first: its MQTT session begins when it subscribes, and the gateway
+    publishes unchanged values only on a heartbeat, so the collector must hear the first poll."""
+    collector_process = guard.start(
+        [sys.executable, "-m", "lvgate.cli", "collector", "-c", str(collector)], name="collector"
+    )
+    collector_process.wait_for_output("collector subscribed", timeout=20)
     guard.start([sys.executable, "-m", "lvgate.cli", "run", "-c", str(gateway)], name="gateway")
 
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lvgate.gateway.policy import PublishPolicy
 from lvgate.reading import Reading
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -35,6 +36,7 @@ class DeviceConfig(BaseModel):
     poll_interval: float = Field(default=10.0, gt=0, le=86400, description="seconds between polls")
     enabled: bool = True
     rack: str | None = None
+    publish: PublishPolicy = Field(default_factory=PublishPolicy, description="deadbands and heartbeat")
 
     @property
     def display_name(self) -> str:

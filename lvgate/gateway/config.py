@@ -73,13 +73,40 @@ class GatewayConfig:
     settings: GatewaySettings
     devices: tuple[DeviceConfig, ...]
     digest: str
+    raw: Any = None
+    secret_paths: frozenset[tuple[str | int, ...]] = frozenset()
 
     @property
     def state_dir(self) -> Path:
-        return (self.file.parent / self.settings.state_dir).resolve()
+        return self.resolve(self.settings.state_dir)
+
+    def resolve(self, path: Path) -> Path:
+        """A path of the config, taken relative to the config file's directory."""
+        return path if path.is_absolute() else (self.file.parent / path).resolve()
+
+    def redacted(self) -> Any:
+        """The config as written, with every secret (and every password-like key) replaced by '***'."""
+        return _redact(self.raw, (), self.secret_paths)
 
     def driver_of(self, device: DeviceConfig) -> Driver:
         return drivers()[device.driver]
+
+
+_SECRET_WORDS = ("password", "token", "secret", "key")
+
+
+def _redact(value: Any, path: tuple[str | int, ...], secret_paths: frozenset[tuple[str | int, ...]]) -> Any:
+    if path in secret_paths:
+        return "***"
+    if isinstance(value, dict):
+        return {
+            k: "***" if any(w in str(k).lower() for w in _SECRET_WORDS) and v is not None and not isinstance(v, dict)
+            else _redact(v, (*path, k), secret_paths)
+            for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, list):
+        return [_redact(v, (*path, i), secret_paths) for i, v in enumerate(value)]
+    return value
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -320,7 +347,14 @@ def parse_gateway_config(loaded: LoadedYaml, file: Path) -> GatewayConfig:
     if problems or settings is None:
         raise ConfigError(problems)
     digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
-    return GatewayConfig(file=file, settings=settings, devices=tuple(devices), digest=digest)
+    return GatewayConfig(
+        file=file,
+        settings=settings,
+        devices=tuple(devices),
+        digest=digest,
+        raw=loaded.data,
+        secret_paths=frozenset(source.secret_paths),
+    )
 
 
 def load_gateway_config(path: Path | str) -> GatewayConfig:

@@ -59,6 +59,16 @@ class Outbox:
         """paho re-sends what it had in flight; we carry on after the last id handed over."""
         self._wake.set()
 
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything queued is acknowledged (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while self.depth or self._inflight:
+            if time.monotonic() > deadline or not self.link.connected.is_set():
+                return False
+            self._wake.set()
+            await asyncio.sleep(0.02)
+        return True
+
     @property
     def depth(self) -> int:
         return len(self.queue) + len(self._buffer)

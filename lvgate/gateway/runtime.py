@@ -15,8 +15,10 @@ import paho.mqtt.client as mqtt
 from lvgate import __version__
 from lvgate.diskqueue import DiskQueue, Priority
 from lvgate.drivers.base import DeviceConfig, DeviceError, DeviceEvent, DevicePoller, DriverSession
+from lvgate.gateway.commands import Commands
 from lvgate.gateway.config import GatewayConfig
 from lvgate.gateway.outbox import Outbox
+from lvgate.gateway.policy import PublishFilter
 from lvgate.mqtt_link import LinkSettings, MqttLink
 from lvgate.mqtt_schema import payloads
 from lvgate.mqtt_schema.topics import SCHEMA_VERSION, Topics
@@ -46,6 +48,10 @@ class DeviceRuntime:
     latest: dict[str, tuple[Value, int, Quality]] = field(default_factory=dict)
     identity: dict[str, Any] | None = None
     identity_asked: bool = False
+    filter: PublishFilter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.filter = PublishFilter(self.config.publish)
 
 
 class _Sink:
@@ -77,9 +83,9 @@ def link_settings(config: GatewayConfig, client_id: str, *, clean_start: bool = 
         protocol=mqtt_cfg.protocol,
         username=mqtt_cfg.username,
         password=mqtt_cfg.password.get_secret_value() if mqtt_cfg.password else None,
-        ca_file=str(tls.ca_file) if tls and tls.ca_file else None,
-        cert_file=str(tls.cert_file) if tls and tls.cert_file else None,
-        key_file=str(tls.key_file) if tls and tls.key_file else None,
+        ca_file=str(config.resolve(tls.ca_file)) if tls and tls.ca_file else None,
+        cert_file=str(config.resolve(tls.cert_file)) if tls and tls.cert_file else None,
+        key_file=str(config.resolve(tls.key_file)) if tls and tls.key_file else None,
         check_hostname=tls.check_hostname if tls else True,
         clean_start=clean_start,
     )
@@ -104,6 +110,11 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self.sessions: dict[str, DriverSession] = {}
         self.devices: dict[str, DeviceRuntime] = {}
+        self._device_tasks: list[asyncio.Task[None]] = []
+        self._build_devices(config)
+        self.commands = Commands(self)
+
+    def _build_devices(self, config: GatewayConfig) -> None:
         for device in config.devices:
             if not device.enabled:
                 continue
@@ -114,6 +125,65 @@ class Gateway:
             units = {e.key: entity_kind(device_class, e.key).unit for e in driver.entities(device)}
             poller = self.sessions[driver.name].poller(device)
             self.devices[device.id] = DeviceRuntime(device, device_class, units, poller)
+
+    def _start_devices(self) -> None:
+        for device_id, runtime in self.devices.items():
+            if runtime.poller.polled:
+                self._device_tasks.append(asyncio.create_task(self._poll_forever(runtime), name=f"poll:{device_id}"))
+            self._device_tasks.append(asyncio.create_task(self._listen(runtime), name=f"listen:{device_id}"))
+
+    async def _stop_devices(self) -> None:
+        tasks, self._device_tasks = self._device_tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for runtime in self.devices.values():
+            await runtime.poller.close()
+        for session in self.sessions.values():
+            await session.close()
+        self.sessions.clear()
+
+    async def reload(self, new_config: GatewayConfig) -> dict[str, list[str]]:
+        """Swap in a new config's devices without dropping the MQTT session or the queue."""
+        old = {d.id: d for d in self.config.devices if d.enabled}
+        new = {d.id: d for d in new_config.devices if d.enabled}
+        summary = {
+            "added": sorted(new.keys() - old.keys()),
+            "removed": sorted(old.keys() - new.keys()),
+            "changed": sorted(k for k in new.keys() & old.keys() if new[k] != old[k]),
+        }
+        restart_needed = [
+            name
+            for name in ("site", "room", "gateway_id", "mqtt", "state_dir")
+            if getattr(new_config.settings, name) != getattr(self.config.settings, name)
+        ]
+        await self._stop_devices()
+        for device_id in summary["removed"]:
+            self._clear_device_topics(device_id)
+        kept = {k: v for k, v in self.devices.items() if k in new and k not in summary["changed"]}
+        self.devices = {}
+        self.config = new_config
+        self._build_devices(new_config)
+        for device_id, runtime in kept.items():  # keep what a running device already knows
+            self.devices[device_id].latest = runtime.latest
+            self.devices[device_id].stats = runtime.stats
+            self.devices[device_id].identity = runtime.identity
+        self._start_devices()
+        if self.link.connected.is_set():
+            self.link.publish(self.topics.bridge("info"), payloads.dumps(self.info()), retain=True)
+        if restart_needed:
+            summary["restart_needed"] = restart_needed
+        log.info("config reloaded: %s", summary)
+        return summary
+
+    def _clear_device_topics(self, device_id: str) -> None:
+        """A removed device leaves no retained state behind."""
+        if not self.link.connected.is_set():
+            return
+        for leaf in ("state", "availability", "info", "alarms"):
+            self.link.publish(self.topics.device(device_id, leaf), b"", retain=True)
 
     # --- MQTT side ----------------------------------------------------------------------------
     def _on_ack(self, mid: int) -> None:
@@ -132,7 +202,16 @@ class Gateway:
         self.outbox.on_reconnect()
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
-        log.debug("request on %s ignored (commands arrive with the MQTT contract work)", message.topic)
+        prefix = self.topics.bridge("request/")
+        if message.topic.startswith(prefix):
+            command = message.topic[len(prefix) :]
+            task = asyncio.create_task(self._answer(command, bytes(message.payload)), name=f"request:{command}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _answer(self, command: str, payload: bytes) -> None:
+        response = await self.commands.handle(command, payload)
+        self.link.publish(self.topics.bridge(f"response/{command}"), payloads.dumps(response))
 
     def _bridge_state(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "state": "online"}
@@ -284,6 +363,11 @@ class Gateway:
         self.outbox.put(self.topics.device(runtime.config.id, "events"), payloads.dumps(body), Priority.EVENT)
 
     def _publish_readings(self, runtime: DeviceRuntime, readings: list[Reading]) -> None:
+        for reading in readings:
+            runtime.latest[reading.key] = (reading.value, reading.ts_ms, reading.quality)
+        readings = runtime.filter.select(readings)
+        if not readings:
+            return
         settings = self.config.settings
         body = payloads.telemetry(
             site=settings.site,
@@ -295,8 +379,6 @@ class Gateway:
             units=runtime.units,
         )
         self.outbox.put(self.topics.device(runtime.config.id, "telemetry"), payloads.dumps(body))
-        for reading in readings:
-            runtime.latest[reading.key] = (reading.value, reading.ts_ms, reading.quality)
         self._publish_state(runtime)
 
     async def _listen(self, runtime: DeviceRuntime) -> None:
@@ -323,26 +405,26 @@ class Gateway:
             self.config.settings.mqtt.port,
         )
         self.link.start()
-        tasks = [asyncio.create_task(self.outbox.run(), name="outbox")]
-        tasks.append(asyncio.create_task(self._health_forever(), name="health"))
-        for device_id, runtime in self.devices.items():
-            if runtime.poller.polled:
-                tasks.append(asyncio.create_task(self._poll_forever(runtime), name=f"poll:{device_id}"))
-            tasks.append(asyncio.create_task(self._listen(runtime), name=f"listen:{device_id}"))
+        tasks = [
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self._health_forever(), name="health"),
+        ]
+        self._start_devices()
         try:
             await stop.wait()
         finally:
-            for task in [*tasks, *self._background]:
+            await self._stop_devices()
+            for task in list(self._background):
+                task.cancel()
+            self.outbox.flush_now()
+            # Hand the broker what is still queued, briefly; the rest stays on disk for next time.
+            await self.outbox.drain(timeout=3.0)
+            for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            self.outbox.flush_now()
             offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
-            for runtime in self.devices.values():
-                await runtime.poller.close()
-            for session in self.sessions.values():
-                await session.close()
             await self.link.stop(final=(self.topics.bridge("state"), offline))
             self.queue.close()
             log.info("gateway '%s' stopped", self.config.settings.gateway_id)
