@@ -45,10 +45,12 @@ def _expect(data: bytes, pos: int, tag: int, what: str) -> tuple[int, int]:
 def _parse_time(tag: int, text: str) -> datetime:
     if not text.endswith("Z"):
         raise CertificateError(f"certificate time {text!r} is not in UTC")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: years 50-99 are 19xx (RFC 5280 4.1.2.5.1)
-        year = int(text[:2])
-        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
     try:
+        if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: years 50-99 are 19xx (RFC 5280 4.1.2.5.1)
+            if not text[:2].isdigit():
+                raise ValueError(text)
+            year = int(text[:2])
+            text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
         return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise CertificateError(f"bad certificate time {text!r}") from exc
