@@ -92,9 +92,14 @@ class RecordedCamera:
 
     def __post_init__(self) -> None:
         self.files = {p.stem: p.read_bytes() for p in sorted(self.recording.glob("*.xml"))}
+        recorded = self.files.get("GetSystemDateAndTime", b"").decode()
+        utc, local = _read_block(recorded, "UTCDateTime"), _read_block(recorded, "LocalDateTime")
+        self.local_shift = local - utc if utc is not None and local is not None else 0.0
 
     def now(self) -> float:
-        return time.time() + self.clock_offset
+        """The camera's clock, as it reports it and checks tokens against."""
+        shift = self.local_shift if self.local_as_utc else 0.0
+        return time.time() + self.clock_offset + shift
 
     # ---- WS-Security ---------------------------------------------------------------------
     def check_token(self, header: object) -> str | None:
@@ -177,14 +182,9 @@ class RecordedCamera:
                 "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
             ).encode()
         doc = template.decode()
-        recorded = {name: _read_block(doc, name) for name in ("UTCDateTime", "LocalDateTime")}
-        now = self.now()
-        local_shift = 0.0
-        if recorded["UTCDateTime"] is not None and recorded["LocalDateTime"] is not None:
-            local_shift = recorded["LocalDateTime"] - recorded["UTCDateTime"]
-        utc_value = now + local_shift if self.local_as_utc else now
-        doc = _write_block(doc, "UTCDateTime", utc_value)
-        doc = _write_block(doc, "LocalDateTime", now + local_shift)
+        now = self.now()  # already local wall time when local_as_utc
+        doc = _write_block(doc, "UTCDateTime", now)
+        doc = _write_block(doc, "LocalDateTime", now if self.local_as_utc else now + self.local_shift)
         return doc.encode()
 
     def _create(self, op_el: object) -> bytes:
