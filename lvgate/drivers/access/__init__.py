@@ -1,0 +1,5 @@
+"""Access control over serial: Wiegand converters and door controllers (card reads, door state)."""
+
+from lvgate.drivers.access.driver import AccessDriver
+
+DRIVER = AccessDriver()
