@@ -64,15 +64,21 @@ def telemetry(
     }
 
 
-def state(device: str, values: dict[str, tuple[Value, int, Quality]]) -> dict[str, Any]:
+def state(
+    device: str, values: dict[str, tuple[Value, int, Quality]], device_class: str | None = None
+) -> dict[str, Any]:
+    """``device_class``, when given, lets a consumer check the keys against the vocabulary."""
     latest = max((ts for _, ts, _ in values.values()), default=0)
-    return {
+    payload: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "ts": iso_ms(latest),
         "device": device,
         "values": {key: value for key, (value, _, _) in values.items()},
         "quality": {key: q.value for key, (_, _, q) in values.items() if q is not Quality.GOOD},
     }
+    if device_class is not None:
+        payload["device_class"] = device_class
+    return payload
 
 
 def availability(online: bool, ts_ms: int, reason: str | None = None) -> dict[str, Any]:
