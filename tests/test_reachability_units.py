@@ -269,3 +269,11 @@ def test_a_garbled_expiry_is_a_certificate_error(garbage: bytes) -> None:
     at = der.index(b"300101000000Z")  # the UTCTime of notAfter, 13 bytes
     with contextlib.suppress(CertificateError):
         not_after(der[:at] + garbage + der[at + 13 :])
+
+
+def test_the_example_config_loads() -> None:
+    from lvgate.paths import data_dir
+
+    config = load_gateway_config(data_dir() / "examples" / "reachability.yaml")
+    assert [d.id for d in config.devices] == ["parking-lane-1", "signage-lobby", "nvr-1", "parking-server", "uplink"]
+    assert all(isinstance(d, ReachabilityDeviceConfig) and d.host == "127.0.0.1" for d in config.devices)
