@@ -62,8 +62,14 @@ class DiskQueue:
     def __len__(self) -> int:
         return int(self._depth)
 
-    def put_many(self, items: Iterable[tuple[str, bytes, Priority]], now_ms: int | None = None) -> list[int]:
-        """Append messages in order; returns their ids (monotonic, never reused)."""
+    def put_many(
+        self, items: Iterable[tuple[str, bytes, Priority]], now_ms: int | None = None, *, in_flight_up_to: int = 0
+    ) -> list[int]:
+        """Append messages in order; returns their ids (monotonic, never reused).
+
+        Messages with an id up to ``in_flight_up_to`` were already handed to the broker
+        connection and will be delivered: the bounds never drop (or count) them.
+        """
         created = int(time.time() * 1000) if now_ms is None else now_ms
         ids: list[int] = []
         with self._transaction():
@@ -74,7 +80,7 @@ class DiskQueue:
                 )
                 ids.append(int(cursor.lastrowid or 0))
             self._depth += len(ids)
-            self._enforce_bounds(created)
+            self._enforce_bounds(created, in_flight_up_to)
         return ids
 
     def peek(self, limit: int, after_id: int = 0) -> list[QueuedMessage]:
@@ -104,9 +110,10 @@ class DiskQueue:
     def close(self) -> None:
         self._db.close()
 
-    def _enforce_bounds(self, now_ms: int) -> None:
+    def _enforce_bounds(self, now_ms: int, in_flight_up_to: int) -> None:
         too_old = self._db.execute(
-            "DELETE FROM queue WHERE priority = ? AND created_ms < ?", (int(Priority.HISTORY), now_ms - self.max_age_ms)
+            "DELETE FROM queue WHERE priority = ? AND created_ms < ? AND id > ?",
+            (int(Priority.HISTORY), now_ms - self.max_age_ms, in_flight_up_to),
         ).rowcount
         self._count("dropped_age", too_old)
         self._depth -= too_old
@@ -117,8 +124,9 @@ class DiskQueue:
             if excess <= 0:
                 break
             gone = self._db.execute(
-                "DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE priority = ? ORDER BY id LIMIT ?)",
-                (int(priority), excess),
+                "DELETE FROM queue WHERE id IN"
+                " (SELECT id FROM queue WHERE priority = ? AND id > ? ORDER BY id LIMIT ?)",
+                (int(priority), in_flight_up_to, excess),
             ).rowcount
             self._count(counter, gone)
             self._depth -= gone

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -159,8 +160,10 @@ class MqttLink:
         self.connected.clear()
 
     def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        self.last_error = f"cannot connect to {self.settings.host}:{self.settings.port}"
-        log.debug("MQTT: %s", self.last_error)
+        error = f"cannot connect to {self.settings.host}:{self.settings.port}: {diagnose(self.settings)}"
+        if error != self.last_error:  # say it once, not at every retry
+            log.error("MQTT %s", error)
+        self.last_error = error
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._on_message is not None:
@@ -169,6 +172,36 @@ class MqttLink:
     def _handle_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         if self._on_ack is not None:
             self._call(self._on_ack, mid)
+
+
+def diagnose(settings: LinkSettings, timeout: float = 3.0) -> str:
+    """Why a connection fails, in words: paho only says that it did."""
+    try:
+        sock = socket.create_connection((settings.host, settings.port), timeout=timeout)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        if settings.ca_file or settings.cert_file:
+            context = ssl.create_default_context(cafile=settings.ca_file)
+            context.check_hostname = settings.check_hostname
+            if settings.cert_file:
+                context.load_cert_chain(settings.cert_file, settings.key_file)
+            try:
+                with context.wrap_socket(sock, server_hostname=settings.host) as tls:
+                    tls.do_handshake()
+            except ssl.SSLCertVerificationError as exc:
+                return (
+                    f"TLS handshake failed: certificate verify failed: {exc.verify_message}"
+                    " (is mqtt.tls.ca_file the CA that signed the broker's certificate?)"
+                )
+            except ssl.SSLError as exc:
+                reason = str(exc.reason or exc).lower().replace("_", " ")
+                return f"TLS handshake failed: {reason}"
+            except OSError as exc:
+                return f"TLS handshake failed: {exc}"
+        return "the broker accepted TCP but not the MQTT connection"
+    finally:
+        sock.close()
 
 
 def _log_task_failure(task: asyncio.Future[None]) -> None:

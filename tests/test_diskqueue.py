@@ -74,3 +74,12 @@ def test_depth_matches_contents(operations: list[tuple[bool, int]]) -> None:
             assert len(queue) == len(queue.peek(1000))
             assert len(queue) <= 10
         queue.close()
+
+
+def test_messages_in_flight_are_never_dropped(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path / "q.sqlite", max_messages=3)
+    ids = queue.put_many([("h", str(i).encode(), Priority.HISTORY) for i in range(3)])
+    # 0 and 1 were handed to the broker connection: the bound takes the next oldest instead.
+    queue.put_many([("h", b"3", Priority.HISTORY)], in_flight_up_to=ids[1])
+    assert [m.payload for m in queue.peek(10)] == [b"0", b"1", b"3"]
+    assert queue.dropped() == {"dropped_history": 1}

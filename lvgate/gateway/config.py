@@ -56,12 +56,20 @@ class MqttConfig(_Strict):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class QueueConfig(_Strict):
+    """Bounds of the on-disk queue of messages waiting for the broker."""
+
+    max_messages: int = Field(default=1_000_000, ge=10, description="oldest history is dropped first beyond this")
+    max_age: float = Field(default=30 * 86400, gt=0, description="seconds; older history is dropped")
+
+
 class GatewaySettings(_Strict):
     site: str = Field(min_length=1)
     room: str = Field(min_length=1)
     gateway_id: str = Field(pattern=ID_PATTERN)
     mqtt: MqttConfig = MqttConfig()
     state_dir: Path = Field(default=Path("var"), description="queue and state files; relative to the config file")
+    queue: QueueConfig = QueueConfig()
     devices: list[Any] = Field(default_factory=list)
 
 

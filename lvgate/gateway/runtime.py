@@ -97,7 +97,11 @@ class Gateway:
         settings = config.settings
         self.topics = Topics(settings.mqtt.base_topic, settings.gateway_id)
         self.started_ms = now_ms()
-        self.queue = DiskQueue(config.state_dir / f"{settings.gateway_id}.outbox.sqlite")
+        self.queue = DiskQueue(
+            config.state_dir / f"{settings.gateway_id}.outbox.sqlite",
+            max_messages=settings.queue.max_messages,
+            max_age_s=settings.queue.max_age,
+        )
         offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
         self.link = MqttLink(
             link_settings(config, f"lvgate-{settings.gateway_id}"),
@@ -316,8 +320,17 @@ class Gateway:
             return
         if online:
             log.info("device '%s' online", runtime.config.id)
+        was_known = stats.online is not None
+        went = stats.online is not online
         stats.online, stats.reason = online, reason
         self._publish_availability(runtime)
+        if went and (was_known or not online):
+            # An event too, so that an outage seen while the broker is away is not lost.
+            kind = "device_online" if online else "device_offline"
+            data = {"reason": reason} if reason else {}
+            self.publish_event(
+                runtime, DeviceEvent(runtime.config.id, kind, now_ms(), "info" if online else "warning", data)
+            )
         if online and not runtime.identity_asked:
             runtime.identity_asked = True
             task = asyncio.create_task(self._fetch_identity(runtime), name=f"identity:{runtime.config.id}")
@@ -416,7 +429,6 @@ class Gateway:
             await self._stop_devices()
             for task in list(self._background):
                 task.cancel()
-            self.outbox.flush_now()
             # Hand the broker what is still queued, briefly; the rest stays on disk for next time.
             await self.outbox.drain(timeout=3.0)
             for task in tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -48,11 +49,35 @@ def vocabulary() -> dict[str, DeviceClass]:
             for key, spec in body["entities"].items()
         }
         classes[name] = DeviceClass(
-            name=name, title=body["title"], entities=entities, events=tuple(body.get("events", ()))
+            name=name,
+            title=body["title"],
+            entities=entities,
+            events=tuple(raw.get("common_events", ())) + tuple(body.get("events", ())),
         )
     return classes
 
 
+# An entity key may carry an instance suffix, `<vocabulary key>.<instance>`, for devices with many
+# sensors of one kind (temperature.1010, psu_status.2_1_1_0): same unit and type as the bare key.
+_INSTANCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """``'temperature.1010'`` -> ``('temperature', '1010')``; a bare key -> ``(key, None)``.
+    ValueError when the instance has characters outside [A-Za-z0-9_-]."""
+    base, dot, instance = key.partition(".")
+    if not dot:
+        return key, None
+    if not _INSTANCE.match(instance):
+        raise ValueError(f"entity key '{key}': the instance may hold only letters, digits, '_' and '-'")
+    return base, instance
+
+
 def entity_kind(device_class: str, key: str) -> EntityKind:
-    """The vocabulary entry for ``key`` of ``device_class``; KeyError if it is not in the vocabulary."""
-    return vocabulary()[device_class].entities[key]
+    """The vocabulary entry for ``key`` (or its base key, when it has an instance suffix) of
+    ``device_class``; KeyError if it is not in the vocabulary."""
+    try:
+        base, _ = split_key(key)
+    except ValueError:
+        raise KeyError(key) from None
+    return vocabulary()[device_class].entities[base]
