@@ -9,7 +9,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,10 +36,10 @@ from tests.services import (
 
 
 @pytest.fixture
-async def sensor() -> CountingSensor:
+async def sensor() -> AsyncIterator[CountingSensor]:
     device = CountingSensor(free_port())
     await device.start()
-    yield device  # type: ignore[misc]
+    yield device
     await device.stop()
 
 
@@ -191,7 +193,8 @@ async def test_bridge_requests_answer_with_the_transaction(
 
             devices = await asyncio.to_thread(ask, "list_devices", b'{"transaction": 7}')
             assert devices["transaction"] == 7
-            assert [d["id"] for d in devices["data"]] == ["sensor-1"]  # type: ignore[union-attr,index]
+            listed: Any = devices["data"]
+            assert [d["id"] for d in listed] == ["sensor-1"]
 
             config = await asyncio.to_thread(ask, "get_config", b'{"transaction": "c"}')
             text_of_config = json.dumps(config)
