@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workdir", type=Path, default=None, help="keep configs, queues and history here")
     demo.add_argument("--broker", choices=["auto", "mosquitto", "builtin"], default="auto")
     demo.set_defaults(func=cmd_demo)
+
+    from lvgate.mqtt_schema.cli import add_mqtt_schema_parser
+
+    add_mqtt_schema_parser(sub)
     return parser
 
 
