@@ -74,3 +74,9 @@ def test_card_hash_is_hmac_sha256_under_the_site_key() -> None:
 def test_masked_keeps_only_the_last_two_digits() -> None:
     assert masked(51234) == "***34"
     assert masked(7) == "*7"
+
+
+def test_the_doors_example_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LVGATE_CARD_KEY", "example-key-0123456789")
+    config = load_gateway_config(Path(__file__).parent.parent / "edge_config" / "examples" / "doors.yaml")
+    assert [d.id for d in config.devices] == ["door-b1-main", "reader-b1-store"]

@@ -54,6 +54,7 @@ devices:
     card_hash_key: ${{LVGATE_TEST_CARD_KEY}}
     door_held_after: 0.5
     grant_window: 5
+    heartbeat_timeout: 600  # reader_offline is tested on its own; keep it out of this sequence
 {extra}""",
         encoding="utf-8",
     )

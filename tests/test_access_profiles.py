@@ -105,3 +105,26 @@ def test_check_device_names_an_unknown_profile_and_format() -> None:
     problems = dict(driver.check_device(config))
     assert "did you mean 'wie232a'" in problems["profile"]
     assert "unknown card format 'H1030'" in problems["wiegand_formats"]
+
+
+def test_a_parity_error_is_a_card_read_event_with_its_reason_not_a_card() -> None:
+    s = stream("lvgate_ascii")
+    out = s.feed(b"W:10000000000000000000000001\r\nW:0111111111111111111111111\r\n", 0)
+    assert out.cards == []
+    assert [(e.kind, e.severity, e.data["result"], e.data["bits"]) for e in out.events] == [
+        ("card_read", "warning", "parity_error", 26),
+        ("card_read", "warning", "unknown_format", 25),
+    ]
+    assert "even parity bit 0" in out.events[0].data["reason"]
+
+
+def test_reader_offline_after_the_heartbeat_stops_and_back_on_the_next_line() -> None:
+    s = stream("lvgate_ascii")  # the profile expects a line at least every 5 s
+    s.feed(b"HB\r\n", 1_000)
+    assert s.tick(5_999).events == []
+    out = s.tick(6_000)
+    assert [e.kind for e in out.events] == ["reader_offline"]
+    assert [(r.key, r.value) for r in out.readings] == [("reader_online", False)]
+    back = s.feed(b"HB\r\n", 7_000)
+    assert [e.kind for e in back.events] == ["reader_online"]
+    assert [(r.key, r.value) for r in back.readings] == [("reader_online", True)]

@@ -78,7 +78,7 @@ def stream_settings(config: AccessDeviceConfig, profile: AccessProfile) -> Strea
         clear_cards=config.publish_card_numbers,
         grant_window_s=config.grant_window,
         held_after_s=config.door_held_after,
-        heartbeat_timeout_s=config.heartbeat_timeout or profile.heartbeat_timeout,
+        heartbeat_timeout_s=config.heartbeat_timeout,
     )
 
 

@@ -72,7 +72,7 @@ class AccessStream:
         )
         self.rejected: Counter[str] = Counter()
         self.door = DoorLogic(round(settings.grant_window_s * 1000), round(settings.held_after_s * 1000))
-        timeout = settings.heartbeat_timeout_s
+        timeout = settings.heartbeat_timeout_s or profile.heartbeat_timeout
         self.reader = ReaderWatch(round(timeout * 1000) if timeout else None)
         self.keys_ignored = 0
 
