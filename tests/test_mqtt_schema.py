@@ -234,8 +234,18 @@ def test_an_empty_payload_clears_a_retained_topic_but_is_no_message_elsewhere() 
 
 def test_payload_ids_must_match_the_topic() -> None:
     topic, telemetry = examples.examples()["telemetry"]
-    assert _check(telemetry, topic.replace("gw-b1", "gw-b2")) == ["$.gateway: 'gw-b1' is not the topic's gateway 'gw-b2'"]
+    assert _check(telemetry, topic.replace("gw-b1", "gw-b2")) == [
+        "$.gateway: 'gw-b1' is not the topic's gateway 'gw-b2'"
+    ]
 
 
 def test_validators_are_built_once() -> None:
     assert validator("telemetry") is validator("telemetry")
+
+
+def test_every_state_word_is_text() -> None:
+    # YAML reads a bare off/on/yes/no as a boolean: such a state could never validate.
+    for name, dc in vocabulary().items():
+        for key, kind in dc.entities.items():
+            assert all(isinstance(s, str) for s in kind.states), f"{name}.{key}: {kind.states}"
+    assert _check(_telemetry(power_mode={"v": "off", "q": "good"})) == []

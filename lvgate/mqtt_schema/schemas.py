@@ -73,17 +73,46 @@ def reading_entry_schema(kind: EntityKind) -> Schema:
     if kind.unit:
         optional["u"] = {"const": kind.unit, "description": "SI unit from the vocabulary"}
     entry = _obj({"v": value_schema(kind), "q": {"enum": list(QUALITIES)}}, optional)
-    entry["allOf"] = [
-        {
-            "if": {"properties": {"q": {"const": "bad"}}},
-            "then": {"properties": {"v": {"type": "null", "description": "a reading of quality bad has no value"}}},
-        },
-        {
-            "if": {"properties": {"v": {"type": "null"}}, "required": ["v"]},
-            "then": {"properties": {"q": {"enum": ["uncertain", "bad"], "description": "a null value is never good"}}},
-        },
-    ]
+    entry["allOf"] = QUALITY_RULES
     return entry
+
+
+# A bad reading has no value; a null value is never good.
+QUALITY_RULES: list[Schema] = [
+    {
+        "if": {"properties": {"q": {"const": "bad"}}},
+        "then": {"properties": {"v": {"type": "null", "description": "a reading of quality bad has no value"}}},
+    },
+    {
+        "if": {"properties": {"v": {"type": "null"}}, "required": ["v"]},
+        "then": {"properties": {"q": {"enum": ["uncertain", "bad"], "description": "a null value is never good"}}},
+    },
+]
+_UNIT_WORDS = {"%": "pct", "°": "deg", "/": "_per_", "µ": "u", "²": "2", "³": "3"}
+
+
+def _entry_name(kind: EntityKind) -> str:
+    """A readable $defs name shared by every key with the same type, unit and states."""
+    parts = [kind.type]
+    if kind.unit:
+        parts.append("".join(_UNIT_WORDS.get(c, c) for c in kind.unit))
+    parts.extend(kind.states)
+    return re.sub(r"[^A-Za-z0-9_]", "_", "reading_" + "_".join(parts))
+
+
+def _shared_entries(classes: dict[str, DeviceClass]) -> tuple[dict[str, Schema], dict[tuple[str, str], str]]:
+    """One reading-entry schema per (type, unit, states), and (class, key) -> its $defs name."""
+    defs: dict[str, Schema] = {"quality_rules": {"allOf": QUALITY_RULES}}
+    names: dict[tuple[str, str], str] = {}
+    for class_name, dc in classes.items():
+        for key, kind in dc.entities.items():
+            name = _entry_name(kind)
+            entry = reading_entry_schema(kind)
+            entry["allOf"] = [{"$ref": "#/$defs/quality_rules"}]
+            if defs.setdefault(name, entry) != entry:
+                raise ValueError(f"two reading schemas named {name}")
+            names[(class_name, key)] = name
+    return defs, names
 
 
 def _instance_pattern(key: str) -> str:
@@ -117,16 +146,20 @@ def telemetry_schema() -> Schema:
         },
         allOf=_per_class("readings", "readings", classes),
     )
+    entries, entry_of = _shared_entries(classes)
     body["$defs"] = {
-        f"readings_{name}": {
-            "type": "object",
-            "properties": {key: reading_entry_schema(kind) for key, kind in dc.entities.items()},
-            "patternProperties": {
-                _instance_pattern(key): reading_entry_schema(kind) for key, kind in dc.entities.items()
-            },
-            "additionalProperties": False,
-        }
-        for name, dc in classes.items()
+        **{
+            f"readings_{name}": {
+                "type": "object",
+                "properties": {key: {"$ref": f"#/$defs/{entry_of[(name, key)]}"} for key in dc.entities},
+                "patternProperties": {
+                    _instance_pattern(key): {"$ref": f"#/$defs/{entry_of[(name, key)]}"} for key in dc.entities
+                },
+                "additionalProperties": False,
+            }
+            for name, dc in classes.items()
+        },
+        **entries,
     }
     return _doc("telemetry", "Telemetry: measurements of one device", body)
 
