@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen_ms INTEGER, info TEXT,
     PRIMARY KEY (gateway, device)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gateways (
+    gateway TEXT PRIMARY KEY, site TEXT, room TEXT, state TEXT, info TEXT
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS latest (
     gateway TEXT NOT NULL, device TEXT NOT NULL, entity TEXT NOT NULL,
     ts_ms INTEGER NOT NULL, value TEXT NOT NULL, quality TEXT NOT NULL, unit TEXT,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from lvgate.gateway.config import MqttConfig, validate_document
 from lvgate.gateway.yaml_source import load_yaml
+from lvgate.paths import data_dir
 
 
 class _Strict(BaseModel):
@@ -45,19 +46,52 @@ class StorageConfig(_Strict):
     sqlite: SqliteConfig | None = None
 
 
+class AlarmSettings(_Strict):
+    enabled: bool = True
+    rules: list[Path] = Field(
+        default_factory=lambda: [data_dir() / "rules"],
+        description="rule files, or directories of *.yaml rule files; relative to the config file",
+    )
+    tick_s: float = Field(default=5.0, gt=0, le=300, description="how often durations and clocks are checked")
+
+
+class ApiSettings(_Strict):
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="bind address; loopback unless you put a proxy in front")
+    port: int = Field(default=8470, ge=0, le=65535, description="0 picks a free port (logged)")
+    tokens_file: Path | None = Field(default=None, description="one API token per line (# comments allowed)")
+    tokens_env: str = Field(default="LVGATE_API_TOKENS", description="environment variable with comma-separated tokens")
+
+
 class CollectorSettings(_Strict):
     collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9_.-]+$")
     mqtt: CollectorMqtt = CollectorMqtt()
     storage: StorageConfig = StorageConfig()
     state_dir: Path = Path("var")
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
-    flush_interval: float = Field(default=1.0, gt=0, le=60)
+    database: Path | None = Field(
+        default=None,
+        description="the alarm book, devices, events and dead letters (SQLite); collectors that split one "
+        "shared subscription must name the same file. Default: state_dir/central.sqlite",
+    )
+    validation: Literal["schema", "basic"] = Field(
+        default="schema", description="schema: every payload against mqtt_schema's JSON Schemas; basic: shape checks"
+    )
+    max_payload_bytes: int = Field(default=1_000_000, ge=1024)
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="points per storage write")
+    flush_interval: float = Field(default=1.0, gt=0, le=60, description="longest wait to fill a batch (s)")
+    alarms: AlarmSettings = AlarmSettings()
+    api: ApiSettings = ApiSettings()
 
 
 @dataclass(frozen=True)
 class CollectorConfig:
     file: Path
     settings: CollectorSettings
+
+    @property
+    def database(self) -> Path:
+        settings = self.settings
+        return self.resolve(settings.database or settings.state_dir / "central.sqlite")
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.file.parent / path).resolve()

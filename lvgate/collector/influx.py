@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 import httpx
 
-from lvgate.collector.line_protocol import encode_batch
+from lvgate.collector.line_protocol import encode_point
 from lvgate.collector.points import Point
 from lvgate.collector.storage import StorageUnavailable
 
@@ -30,8 +31,10 @@ class InfluxWriter:
         bucket: str | None = None,
         token: str | None = None,
         timeout_s: float = 10.0,
+        on_rejected: Callable[[str, str], None] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.database = database
         self.api = api
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if api == "v1":
@@ -47,22 +50,64 @@ class InfluxWriter:
                 headers["Authorization"] = f"Token {token}"
             auth = None
         self._client = httpx.AsyncClient(headers=headers, auth=auth, timeout=timeout_s)
+        self.on_rejected = on_rejected or (lambda line, reason: log.error("InfluxDB refused %s: %s", line, reason))
 
     async def write(self, points: list[Point]) -> None:
-        body = encode_batch(points)
-        if not body:
-            return
+        lines = [encode_point(p) for p in points if p.fields]
+        if lines:
+            await self._write_lines(lines)
+
+    async def _write_lines(self, lines: list[str]) -> None:
+        """Write; a batch the server refuses (4xx) is halved until the bad lines are alone.
+
+        Writes are idempotent (same series and time overwrite), so lines the server already kept
+        from a partial write are simply written again. A lone refused line is reported through
+        ``on_rejected`` and dropped; the rest of the batch is stored.
+        """
         try:
-            response = await self._client.post(self.endpoint, params=self.params, content=body)
+            response = await self._client.post(self.endpoint, params=self.params, content="\n".join(lines).encode())
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"InfluxDB at {self.url}: {exc!r}") from exc
-        if response.status_code in (200, 204):
+        status = response.status_code
+        if status in (200, 204):
             return
-        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404, 408, 429):
-            # Partial write: InfluxDB stores the good lines and names the first bad one.
-            log.error("InfluxDB refused part of a batch (%s): %s", response.status_code, response.text[:500])
+        if status in (400, 413, 422):
+            if len(lines) == 1:
+                self.on_rejected(lines[0], f"HTTP {status}: {response.text[:300]}")
+                return
+            half = len(lines) // 2
+            await self._write_lines(lines[:half])
+            await self._write_lines(lines[half:])
             return
-        raise StorageUnavailable(f"InfluxDB at {self.url}: HTTP {response.status_code} {response.text[:200]}")
+        # 401/403/404 (database missing), 429, 5xx: not the data's fault; keep it and retry later.
+        raise StorageUnavailable(f"InfluxDB at {self.url}: HTTP {status} {response.text[:200]}")
+
+    async def history(
+        self, gateway: str, device: str, entity: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[dict[str, object]]:
+        """InfluxQL over ``/query`` (1.x, and 2.x through its 1.x compatibility API)."""
+
+        def quoted(text: str) -> str:
+            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+        q = (
+            f"SELECT value, value_bool, value_str, quality FROM /.*/ WHERE gateway = {quoted(gateway)} "
+            f"AND device = {quoted(device)} AND entity = {quoted(entity)} AND time >= {start_ms}ms "
+            f"AND time <= {end_ms}ms ORDER BY time LIMIT {int(limit)}"
+        )
+        try:
+            response = await self._client.get(f"{self.url}/query", params={"db": self.database, "q": q, "epoch": "ms"})
+        except httpx.HTTPError as exc:
+            raise StorageUnavailable(f"InfluxDB at {self.url}: {exc!r}") from exc
+        out: list[dict[str, object]] = []
+        for result in response.json().get("results", []):
+            for series in result.get("series", []):
+                columns = series["columns"]
+                for values in series["values"]:
+                    row = dict(zip(columns, values, strict=True))
+                    value = next((row[k] for k in ("value", "value_bool", "value_str") if row.get(k) is not None), None)
+                    out.append({"ts_ms": row["time"], "value": value, "quality": row.get("quality") or "good"})
+        return sorted(out, key=lambda r: int(r["ts_ms"]))[:limit]  # type: ignore[call-overload]
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -1,29 +1,44 @@
-"""The collector process: MQTT in, a durable inbox, storage out.
+"""The collector process: MQTT in, a durable inbox, the shared database and storage out.
 
-Every telemetry message is written to the on-disk inbox before the broker gets its PUBACK
-(manual acknowledgement), so a crash between receiving and storing loses nothing; a writer
-drains the inbox to storage in batches and deletes only what storage accepted.
+Every message is written to the on-disk inbox before the broker gets its PUBACK (manual
+acknowledgement), so a crash between receiving and storing loses nothing. A drain task takes
+the inbox in batches: one database transaction per batch (devices, events, dead letters,
+alarm decisions), then the points to storage, retried with back-off while storage is away;
+only then are the messages removed from the inbox.
+
+Scale-out: collectors that name the same ``mqtt.shared_group`` split telemetry and events
+through an MQTT 5 shared subscription (each message reaches one of them). Retained topics
+(availability, info, bridge state) are subscribed by every collector, because brokers do not
+send retained messages to shared subscriptions; handling them twice is harmless (upserts
+ordered by time). The alarm book lives in the database file the collectors share; see
+``lvgate/collector/README.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from lvgate.collector.alarms.book import AlarmBook, DeviceKey
+from lvgate.collector.alarms.rules import RuleFile, load_rules
+from lvgate.collector.central import CentralDb
 from lvgate.collector.config import CollectorConfig
 from lvgate.collector.influx import InfluxWriter
-from lvgate.collector.points import PayloadError, Point, telemetry_points
+from lvgate.collector.ingest import Ingest, dead_letter
+from lvgate.collector.points import Point
+from lvgate.collector.publish import alarms_payload
 from lvgate.collector.storage import SqliteHistory, Storage, StorageUnavailable
 from lvgate.diskqueue import DiskQueue, Priority
 from lvgate.mqtt_link import LinkSettings, MqttLink
+from lvgate.mqtt_schema.payloads import dumps
 
 log = logging.getLogger(__name__)
-MAX_PAYLOAD_BYTES = 1_000_000
 
 
 @dataclass
@@ -31,10 +46,12 @@ class CollectorStats:
     received: int = 0
     stored_points: int = 0
     rejected: int = 0
+    dropped_points: int = 0
     write_failures: int = 0
+    batches: int = 0
 
 
-def open_storage(config: CollectorConfig) -> Storage:
+def open_storage(config: CollectorConfig, on_rejected: Any = None) -> Storage:
     storage = config.settings.storage
     if storage.influxdb is not None:
         influx = storage.influxdb
@@ -48,9 +65,14 @@ def open_storage(config: CollectorConfig) -> Storage:
             org=influx.org,
             bucket=influx.bucket,
             token=influx.token.get_secret_value() if influx.token else None,
+            on_rejected=on_rejected,
         )
     sqlite = storage.sqlite.path if storage.sqlite else config.settings.state_dir / "history.sqlite"
     return SqliteHistory(config.resolve(sqlite))
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Collector:
@@ -58,9 +80,23 @@ class Collector:
         self.config = config
         settings = config.settings
         self.base = settings.mqtt.base_topic
-        self.storage = storage or open_storage(config)
+        self.central = CentralDb(config.database)
+        self.storage = storage or open_storage(config, on_rejected=self._point_rejected)
         self.inbox = DiskQueue(config.resolve(settings.state_dir) / f"{settings.collector_id}.inbox.sqlite")
         self.stats = CollectorStats()
+        self.started_ms = now_ms()
+        rules = (
+            load_rules([config.resolve(p) for p in settings.alarms.rules]) if settings.alarms.enabled else RuleFile()
+        )
+        self.book = AlarmBook(self.central, rules)
+        self.ingest = Ingest(
+            self.central,
+            self.book if settings.alarms.enabled else None,
+            base=self.base,
+            collector_id=settings.collector_id,
+            validation=settings.validation,
+            max_bytes=settings.max_payload_bytes,
+        )
         mqtt_cfg = settings.mqtt
         self.link = MqttLink(
             LinkSettings(
@@ -80,15 +116,21 @@ class Collector:
         )
         self.link.client.manual_ack_set(True)
         self._pending: list[tuple[str, bytes, Priority]] = []
-        self._pending_mids: list[int] = []
+        self._pending_acks: list[tuple[int, int]] = []
         self._flush_scheduled = False
         self._wake = asyncio.Event()
         self._closing = False
+        self.changes = asyncio.Condition()  # notified after each batch / alarm change (live page)
+        self.change_serial = 0
+        self.api_port: int | None = None
 
+    # --- MQTT in -------------------------------------------------------------------------------
     def subscriptions(self) -> list[str]:
-        topic = f"{self.base}/+/+/telemetry"
         group = self.config.settings.mqtt.shared_group
-        return [f"$share/{group}/{topic}" if group else topic]
+        shared = [f"{self.base}/+/+/telemetry", f"{self.base}/+/+/events"]
+        # Retained topics: every collector (brokers send no retained messages to shared subscriptions).
+        everyone = [f"{self.base}/+/+/availability", f"{self.base}/+/+/info", f"{self.base}/+/bridge/state"]
+        return [f"$share/{group}/{t}" if group else t for t in shared] + everyone
 
     async def _on_connected(self) -> None:
         self.link.subscribe(self.subscriptions())
@@ -96,96 +138,163 @@ class Collector:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         self.stats.received += 1
-        self._pending.append((message.topic, bytes(message.payload), Priority.HISTORY))
-        self._pending_mids.append(message.mid)
+        priority = Priority.HISTORY if message.topic.endswith("/telemetry") else Priority.EVENT
+        self._pending.append((message.topic, bytes(message.payload), priority))
+        self._pending_acks.append((message.mid, message.qos))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_inbox)
 
     def _flush_inbox(self) -> None:
         self._flush_scheduled = False
-        items, mids = self._pending, self._pending_mids
-        self._pending, self._pending_mids = [], []
+        items, acks = self._pending, self._pending_acks
+        self._pending, self._pending_acks = [], []
         if items:
             self.inbox.put_many(items)
-        for mid in mids:  # only now, with the messages on disk, may the broker forget them
-            self.link.client.ack(mid, 1)
+        for mid, qos in acks:  # only now, with the messages on disk, may the broker forget them
+            if qos > 0:
+                self.link.client.ack(mid, qos)
         self._wake.set()
 
-    def _points_of(self, topic: str, payload: bytes) -> list[Point]:
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise PayloadError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
-        try:
-            message = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PayloadError(f"not JSON: {exc}") from None
-        if not isinstance(message, dict):
-            raise PayloadError("not a JSON object")
-        return telemetry_points(message)
+    # --- storage out -------------------------------------------------------------------------------
+    def _point_rejected(self, line: str, reason: str) -> None:
+        """Storage refused one point for good (e.g. a field type conflict): kept as a dead letter."""
+        self.stats.dropped_points += 1
+        log.error("storage refused a point: %s: %s", reason, line[:300])
+        with self.central.transaction():
+            dead_letter(self.central, "storage:" + self.storage.name, line.encode(), reason, now_ms(),
+                        self.config.settings.collector_id)  # fmt: skip
+
+    async def _next_batch(self) -> list[Any]:
+        """Up to a batch of messages: waits (at most flush_interval) for a batch to fill."""
+        settings = self.config.settings
+        limit = max(1, settings.batch_size // 10)
+        while True:
+            batch = self.inbox.peek(limit)
+            if self._closing or len(batch) >= limit:
+                return batch
+            age_s = (now_ms() - batch[0].created_ms) / 1000 if batch else 0.0
+            if batch and age_s >= settings.flush_interval:
+                return batch
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.flush_interval - age_s if batch else settings.flush_interval):
+                    await self._wake.wait()
 
     async def _drain_forever(self) -> None:
-        settings = self.config.settings
-        backoff = 0.5
         while True:
-            batch = self.inbox.peek(max(1, settings.batch_size // 10))
+            batch = await self._next_batch()
             if not batch:
                 if self._closing:
                     return
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(settings.flush_interval):
-                        await self._wake.wait()
                 continue
-            points: list[Point] = []
-            for message in batch:
-                try:
-                    points.extend(self._points_of(message.topic, message.payload))
-                except PayloadError as exc:
-                    self.stats.rejected += 1
-                    log.error("rejected message on %s: %s", message.topic, exc)
-            try:
-                await self.storage.write(points)
-            except StorageUnavailable as exc:
-                self.stats.write_failures += 1
-                log.warning("storage unavailable, %d messages wait in the inbox: %s", len(self.inbox), exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            backoff = 0.5
+            result = self.ingest.handle(batch, now_ms())
+            self.stats.rejected += result.rejected
+            self.stats.batches += 1
+            await self._publish_alarms(result.alarm_devices)
+            await self._store(result.points)
             self.inbox.remove(m.id for m in batch)
-            self.stats.stored_points += len(points)
+            self.stats.stored_points += len(result.points)
+            await self._changed()
 
+    async def _store(self, points: list[Point]) -> None:
+        """Write until storage takes it; the messages stay in the inbox meanwhile."""
+        backoff = 0.2
+        for start in range(0, len(points), self.config.settings.batch_size):
+            chunk = points[start : start + self.config.settings.batch_size]
+            while True:
+                try:
+                    await self.storage.write(chunk)
+                    break
+                except StorageUnavailable as exc:
+                    self.stats.write_failures += 1
+                    if self.stats.write_failures % 10 == 1:
+                        log.warning("storage unavailable, %d messages wait in the inbox: %s", len(self.inbox), exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+    # --- alarms out ----------------------------------------------------------------------------------
+    async def _publish_alarms(self, devices: set[DeviceKey]) -> None:
+        for gateway, device in sorted(devices):
+            body = alarms_payload(device, self.book.active_for_device(gateway, device), now_ms())
+            if self.link.connected.is_set():
+                self.link.publish(f"{self.base}/{gateway}/{device}/alarms", dumps(body), retain=True)
+        if devices:
+            await self._changed()
+
+    async def alarms_changed(self, device: DeviceKey) -> None:
+        """After an action from the API (acknowledge, close, ...)."""
+        await self._publish_alarms({device})
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.settings.alarms.tick_s)
+            with self.central.transaction():
+                changed = self.book.tick(now_ms())
+            await self._publish_alarms(changed)
+
+    async def _changed(self) -> None:
+        async with self.changes:
+            self.change_serial += 1
+            self.changes.notify_all()
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "collector_id": self.config.settings.collector_id,
+            "uptime_s": round((now_ms() - self.started_ms) / 1000, 1),
+            "mqtt_connected": self.link.connected.is_set(),
+            "storage": self.storage.name,
+            "inbox_depth": len(self.inbox),
+            "inbox_dropped": self.inbox.dropped(),
+            "received": self.stats.received,
+            "stored_points": self.stats.stored_points,
+            "rejected": self.stats.rejected,
+            "dropped_points": self.stats.dropped_points,
+            "write_failures": self.stats.write_failures,
+        }
+
+    # --- lifecycle -----------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        settings = self.config.settings
         log.info(
-            "collector '%s' starting: broker %s:%s, storage %s",
-            self.config.settings.collector_id,
-            self.config.settings.mqtt.host,
-            self.config.settings.mqtt.port,
-            self.storage.name,
-        )
+            "collector '%s' starting: broker %s:%s, storage %s, database %s",
+            settings.collector_id, settings.mqtt.host, settings.mqtt.port, self.storage.name, self.config.database,
+        )  # fmt: skip
         self.link.start()
-        drain = asyncio.create_task(self._drain_forever(), name="drain")
+        tasks = [asyncio.create_task(self._drain_forever(), name="drain")]
+        if settings.alarms.enabled:
+            tasks.append(asyncio.create_task(self._tick_forever(), name="alarm-tick"))
+        api = None
+        if settings.api.enabled:
+            from lvgate.collector.api.server import ApiServer
+
+            api = ApiServer(self)
+            await api.start()
+            self.api_port = api.port
         try:
             await stop.wait()
         finally:
+            if api is not None:
+                await api.stop()
             self._flush_inbox()
             await self.link.stop()
             # Let the writer store what already arrived (bounded: storage may be away; the
             # inbox keeps the rest for the next start).
             self._closing = True
             self._wake.set()
+            drain = tasks[0]
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5.0):
                     await asyncio.shield(drain)
-            drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await drain
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.storage.close()
             self.inbox.close()
+            self.central.close()
             log.info(
                 "collector stopped: %d messages received, %d points stored, %d rejected",
-                self.stats.received,
-                self.stats.stored_points,
-                self.stats.rejected,
-            )
+                self.stats.received, self.stats.stored_points, self.stats.rejected,
+            )  # fmt: skip

@@ -83,6 +83,16 @@ class SqliteHistory:
     async def write(self, points: list[Point]) -> None:
         await asyncio.to_thread(self._write, points)
 
+    async def history(
+        self, gateway: str, device: str, entity: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[dict[str, object]]:
+        rows = self._db.execute(
+            "SELECT ts_ms, value, value_text, quality FROM readings WHERE gateway = ? AND device = ? AND entity = ? "
+            "AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms LIMIT ?",
+            (gateway, device, entity, start_ms, end_ms, limit),
+        ).fetchall()
+        return [{"ts_ms": r[0], "value": r[1] if r[2] is None else r[2], "quality": r[3]} for r in rows]
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
 

@@ -1,0 +1,92 @@
+"""Is an incoming message what the contract says? Parse it once and say why not.
+
+With ``schema`` validation every payload is checked against the JSON Schemas of
+``lvgate.mqtt_schema``; ``basic`` checks only the shape the collector relies on (for
+throughput). Either way the topic's ids must match the payload's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lvgate.collector.points import PayloadError
+from lvgate.mqtt_schema.topics import parse_device_topic
+
+_schema_problems: Callable[[str, str, bytes], list[str]] | None
+try:  # the contract's validator (mqtt_schema); basic checks only where it is absent
+    from lvgate.mqtt_schema.validate import validate_message
+
+    _schema_problems = validate_message
+except ImportError:  # pragma: no cover - depends on the mqtt_schema work having landed
+    _schema_problems = None
+
+Leaf = Literal["telemetry", "availability", "events", "info", "bridge_state", "bridge_info"]
+_DEVICE_LEAVES: dict[str, Leaf] = {"telemetry": "telemetry", "availability": "availability", "events": "events",
+                                   "info": "info"}  # fmt: skip
+_REQUIRED: dict[Leaf, dict[str, type | tuple[type, ...]]] = {
+    "telemetry": {"ts": str, "site": str, "room": str, "gateway": str, "device": str, "device_class": str,
+                  "readings": dict},
+    "availability": {"state": str, "ts": str},
+    "events": {"ts": str, "device": str, "event": str, "data": dict},
+    "info": {"device": str},
+    "bridge_state": {"state": str},
+    "bridge_info": {"gateway": str, "site": str, "room": str, "devices": list},
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    leaf: Leaf
+    gateway: str
+    device: str | None
+    body: dict[str, Any]
+
+
+def route(base: str, topic: str) -> tuple[Leaf, str, str | None] | None:
+    """(leaf, gateway, device) of a topic the collector takes in, or None."""
+    parsed = parse_device_topic(base, topic)
+    if parsed is not None:
+        gateway, device, leaf = parsed
+        return (_DEVICE_LEAVES[leaf], gateway, device) if leaf in _DEVICE_LEAVES else None
+    prefix = base + "/"
+    parts = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
+    if len(parts) == 3 and parts[1] == "bridge" and parts[2] in ("state", "info"):
+        return ("bridge_state" if parts[2] == "state" else "bridge_info"), parts[0], None
+    return None
+
+
+def check_message(
+    base: str, topic: str, payload: bytes, *, mode: Literal["schema", "basic"], max_bytes: int
+) -> Message | None:
+    """The parsed message; None for an empty retained payload (a cleared topic). Raises PayloadError."""
+    where = route(base, topic)
+    if where is None:
+        raise PayloadError(f"not a topic the collector takes: '{topic}'")
+    leaf, gateway, device = where
+    if len(payload) > max_bytes:
+        raise PayloadError(f"payload of {len(payload)} bytes is over the {max_bytes} byte limit")
+    if not payload:
+        if leaf in ("telemetry", "events"):
+            raise PayloadError("empty payload")
+        return None
+    if mode == "schema" and _schema_problems is not None:
+        problems = _schema_problems(base, topic, payload)
+        if problems:
+            raise PayloadError("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise PayloadError("not a JSON object")
+    for key, kind in _REQUIRED[leaf].items():
+        if not isinstance(body.get(key), kind):
+            raise PayloadError(f"'{key}' missing or of the wrong type")
+    if device is not None and "device" in body and body["device"] != device:
+        raise PayloadError(f"payload device '{body['device']}' is not the topic's '{device}'")
+    if "gateway" in body and body["gateway"] != gateway:
+        raise PayloadError(f"payload gateway '{body['gateway']}' is not the topic's '{gateway}'")
+    return Message(leaf, gateway, device, body)
