@@ -82,7 +82,9 @@ async def simulate(guard: ProcessGuard, port: Path, steps: str) -> None:
 
 
 def events(probe: MqttProbe) -> list[dict[str, Any]]:
-    return [json.loads(m.payload) for m in probe.received("lvgate/gw/door-1/events")]
+    """The access driver's events (the runtime's own device_online/device_offline left out)."""
+    found = [json.loads(m.payload) for m in probe.received("lvgate/gw/door-1/events")]
+    return [e for e in found if not e["event"].startswith("device_")]
 
 
 def kinds(probe: MqttProbe) -> list[str]:
@@ -179,3 +181,39 @@ async def test_clear_card_numbers_only_when_the_device_allows_it(
     monkeypatch.setenv("LVGATE_TEST_CARD_KEY", KEY)
     probe = await run_scenario(tmp_path, mqtt_broker, pty, process_guard, "    publish_card_numbers: true\n")
     assert events(probe)[0]["data"]["card_number"] == CARD
+
+
+async def test_pty_gone_and_back_resumes_without_restart_and_reports_the_gap(
+    tmp_path: Path,
+    mqtt_broker: MosquittoBroker,
+    pty: PtyPair,
+    process_guard: ProcessGuard,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LVGATE_TEST_CARD_KEY", KEY)
+    extra = "    reopen_max_delay: 0.5\n"
+    gateway = Gateway(load_gateway_config(gateway_config(tmp_path, mqtt_broker, pty.gateway, extra)))
+    probe = MqttProbe(mqtt_broker.port).connect()
+    probe.subscribe("lvgate/gw/#")
+
+    def availability() -> list[str]:
+        return [json.loads(m.payload)["state"] for m in probe.received("lvgate/gw/door-1/availability")]
+
+    async with running(gateway):
+        await wait_for_async(lambda: availability()[-1:] == ["online"], 20, what="door-1 online")
+        await simulate(process_guard, pty.device, f"card H10301 {FC} {CARD}")
+        await wait_for_async(lambda: "card_read" in kinds(probe), 10, what="first card")
+        await asyncio.to_thread(pty.unplug)
+        await wait_for_async(lambda: availability()[-1:] == ["offline"], 10, what="door-1 offline")
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(pty.replug)
+        await wait_for_async(lambda: "link_restored" in kinds(probe), 10, what="link_restored")
+        await simulate(process_guard, pty.device, f"card H10301 {FC} {CARD + 1}")
+        await wait_for_async(lambda: kinds(probe).count("card_read") == 2, 10, what="card after the gap")
+    probe.close()
+    assert availability()[-3:] == ["online", "offline", "online"]
+    offline = json.loads(probe.received("lvgate/gw/door-1/availability")[-2].payload)
+    assert offline["reason"] == "port_lost"
+    assert kinds(probe) == ["card_read", "link_lost", "link_restored", "card_read"]
+    restored = events(probe)[2]["data"]
+    assert restored["offline_s"] >= 0.3
