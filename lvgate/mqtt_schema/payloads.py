@@ -60,7 +60,10 @@ def telemetry(
         "gateway": gateway,
         "device": device,
         "device_class": device_class,
-        "readings": {r.key: reading_entry(r, units.get(r.key), ts) for r in readings},
+        # an instance key (temperature.1010) has the unit of its base key
+        "readings": {
+            r.key: reading_entry(r, units.get(r.key, units.get(r.key.partition(".")[0])), ts) for r in readings
+        },
     }
 
 
