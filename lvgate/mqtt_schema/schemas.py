@@ -93,7 +93,7 @@ _UNIT_WORDS = {"%": "pct", "°": "deg", "/": "_per_", "µ": "u", "²": "2", "³"
 
 def _entry_name(kind: EntityKind) -> str:
     """A readable $defs name shared by every key with the same type, unit and states."""
-    parts = [kind.type]
+    parts: list[str] = [kind.type]
     if kind.unit:
         parts.append("".join(_UNIT_WORDS.get(c, c) for c in kind.unit))
     parts.extend(kind.states)

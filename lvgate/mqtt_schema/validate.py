@@ -18,6 +18,7 @@ from jsonschema.exceptions import ValidationError
 from lvgate.mqtt_schema.catalog import BRIDGE_LEAVES, COMMANDS, DEVICE_LEAVES
 from lvgate.mqtt_schema.schemas import schemas
 from lvgate.mqtt_schema.topics import sanitize_segment
+from lvgate.mqtt_schema.vocabulary import vocabulary
 from lvgate.spelling import did_you_mean
 
 
@@ -88,9 +89,33 @@ def _describe(error: ValidationError) -> str:
     return f"{text} ({why})" if why else text
 
 
+@cache
+def _class_validator(name: str, device_class: str) -> Draft202012Validator | None:
+    """The schema with its ``if device_class == ...`` branches resolved for one class.
+
+    Same subschemas, so the same verdicts and messages, without evaluating every class's ``if``.
+    """
+    schema = schemas()[name]
+    branches = schema.get("allOf", [])
+    chosen = [
+        b["then"]
+        for b in branches
+        if b.get("if", {}).get("properties", {}).get("device_class") == {"const": device_class}
+    ]
+    if len(chosen) != 1 or len(branches) != len(vocabulary()):
+        return None
+    (field, ref), *_ = chosen[0]["properties"].items()
+    properties = {**schema["properties"], field: {**schema["properties"][field], **ref}}
+    return Draft202012Validator({**{k: v for k, v in schema.items() if k != "allOf"}, "properties": properties})
+
+
 def validate_document(name: str, document: Any) -> list[str]:
     """Every way ``document`` breaks schema ``name``; empty when it follows it."""
-    errors = sorted(validator(name).iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    checker = validator(name)
+    device_class = document.get("device_class") if isinstance(document, dict) else None
+    if isinstance(device_class, str) and device_class in vocabulary():
+        checker = _class_validator(name, device_class) or checker
+    errors = sorted(checker.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [_describe(e) for e in errors]
 
 
