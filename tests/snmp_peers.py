@@ -18,6 +18,7 @@ from tests.services import LOOPBACK, ManagedProcess, free_port, wait_for
 from tests.shared_fixtures import fixtures_root
 
 V3_USER = "gwuser"
+V3_USER_SHA256 = "gwuser256"
 V3_AUTH = "authpass123"
 V3_PRIV = "privpass123"
 COMMUNITY = "public"
@@ -123,7 +124,9 @@ def start_snmpd(workdir: Path) -> Snmpd:
         f"agentAddress udp:{LOOPBACK}:{port}\n"
         f"rocommunity {COMMUNITY} {LOOPBACK}\n"
         f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\n'
-        f"rouser {V3_USER} priv\n",
+        f"rouser {V3_USER} priv\n"
+        f'createUser {V3_USER_SHA256} SHA-256 "{V3_AUTH}" AES "{V3_PRIV}"\n'
+        f"rouser {V3_USER_SHA256} priv\n",
         encoding="utf-8",
     )
     persistent = workdir / "persist"

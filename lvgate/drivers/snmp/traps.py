@@ -1,6 +1,6 @@
 """Trap and inform receiver (v1, v2c, v3): every notification becomes a DeviceEvent at once.
 
-Which trap means which event word is data (``profiles/snmp/traps.yaml``); a trap nobody
+Which trap means which event word is data (``profiles/snmp/notifications/traps.yaml``); a trap nobody
 mapped is published as the generic word ``trap`` with its OID and varbinds.
 """
 
@@ -42,7 +42,7 @@ class TrapMeaning:
 
 @cache
 def trap_table() -> dict[str, TrapMeaning]:
-    path = snmp_profiles_dir() / "traps.yaml"
+    path = snmp_profiles_dir() / "notifications" / "traps.yaml"
     raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {
         str(oid).lstrip("."): TrapMeaning(spec["event"], spec.get("severity", "info"), spec.get("name", ""))
