@@ -51,28 +51,33 @@ class MaintenanceBody(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+def _reader(request: Request) -> Caller:
+    auth: TokenAuth = request.app.state.auth
+    header = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    # EventSource cannot send headers: the live page passes its token in the query string.
+    token = header or request.query_params.get("token")
+    caller = auth.caller(request.client.host if request.client else None, token)
+    if caller is None:
+        raise HTTPException(401, "a valid token is required (Authorization: Bearer <token>)")
+    return caller
+
+
+def _writer(caller: Annotated[Caller, Depends(_reader)]) -> Caller:
+    if not caller.can_write:
+        raise HTTPException(403, "this action needs a token")
+    return caller
+
+
+Read = Annotated[Caller, Depends(_reader)]
+Write = Annotated[Caller, Depends(_writer)]
+
+
 def build_app(collector: Collector, auth: TokenAuth) -> FastAPI:
     # No /docs or /redoc: they load their assets from a CDN. The schema itself is served.
     app = FastAPI(title="lvgate collector", version="1", docs_url=None, redoc_url=None)
+    app.state.auth = auth
     db = collector.central.db
     book = collector.book
-
-    def reader(request: Request) -> Caller:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get(
-            "token"
-        )
-        caller = auth.caller(request.client.host if request.client else None, token)
-        if caller is None:
-            raise HTTPException(401, "a valid token is required (Authorization: Bearer <token>)")
-        return caller
-
-    def writer(caller: Annotated[Caller, Depends(reader)]) -> Caller:
-        if not caller.can_write:
-            raise HTTPException(403, "this action needs a token")
-        return caller
-
-    Read = Annotated[Caller, Depends(reader)]
-    Write = Annotated[Caller, Depends(writer)]
 
     def who(caller: Caller, given: str | None) -> str:
         return given or caller.name or "loopback"

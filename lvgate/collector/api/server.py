@@ -36,7 +36,13 @@ class ApiServer:
         self.auth = TokenAuth(load_tokens(tokens_file, settings.tokens_env))
         self.app = build_app(collector, self.auth)
         config = uvicorn.Config(
-            self.app, host=settings.host, port=settings.port, log_level="warning", lifespan="off", access_log=False
+            self.app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,  # the live page's event streams never end by themselves
         )
         self.server = _QuietServer(config)
         self.task: asyncio.Task[None] | None = None
@@ -64,6 +70,10 @@ class ApiServer:
     async def stop(self) -> None:
         self.server.should_exit = True
         if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            try:
                 async with asyncio.timeout(5):
+                    await self.task
+            except TimeoutError:
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
                     await self.task
