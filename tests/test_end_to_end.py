@@ -20,7 +20,8 @@ import pytest
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from tests.services import InfluxDB1, MosquittoBroker, ProcessGuard, free_port, wait_for_async
+from tests.contract import contract_problems
+from tests.services import InfluxDB1, MosquittoBroker, MqttProbe, ProcessGuard, free_port, wait_for_async
 
 POLL_INTERVAL_S = 1.0
 
@@ -190,6 +191,8 @@ async def test_modbus_to_sqlite_history(
 ) -> None:
     history = tmp_path / "history.sqlite"
     gateway, collector = write_configs(tmp_path, mqtt_broker, modbus_server.port, f"  sqlite: {{path: '{history}'}}")
+    probe = MqttProbe(mqtt_broker.port).connect()
+    probe.subscribe("#")
     start_chain(process_guard, gateway, collector)
 
     def stored(device: str, entity: str) -> list[tuple[float, str, int]]:
@@ -213,3 +216,9 @@ async def test_modbus_to_sqlite_history(
         assert stored_value == pytest.approx(value, abs=1e-9), entity
         assert stored_unit == unit
         check_times(ts_ms, modbus_server.read_times[1 if device == "ups-1" else 2])
+    # Every message the gateway published on the way validates against the contract.
+    process_guard.stop_all()
+    probe.close()
+    seen = probe.received("#")
+    assert {m.topic.rsplit("/", 1)[-1] for m in seen} >= {"telemetry", "state", "availability", "info", "config"}
+    assert contract_problems(seen) == []

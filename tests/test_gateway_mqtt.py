@@ -188,13 +188,13 @@ async def test_bridge_requests_answer_with_the_transaction(
             before = len(sensor.served)
             polled = await asyncio.to_thread(ask, "poll_now", b'{"transaction": "t1"}')
             assert polled["transaction"] == "t1" and polled["status"] == "ok"
-            assert polled["data"] == {"sensor-1": {"readings": 2, "online": True}}
+            assert polled["data"] == {"devices": {"sensor-1": {"readings": 2, "online": True}}}
             assert len(sensor.served) == before + 1
 
             devices = await asyncio.to_thread(ask, "list_devices", b'{"transaction": 7}')
             assert devices["transaction"] == 7
             listed: Any = devices["data"]
-            assert [d["id"] for d in listed] == ["sensor-1"]
+            assert [d["id"] for d in listed["devices"]] == ["sensor-1"]
 
             config = await asyncio.to_thread(ask, "get_config", b'{"transaction": "c"}')
             text_of_config = json.dumps(config)
@@ -211,7 +211,8 @@ async def test_bridge_requests_answer_with_the_transaction(
                 text + text[text.index("  - id: sensor-1") :].replace("sensor-1", "sensor-2"), encoding="utf-8"
             )
             reloaded = await asyncio.to_thread(ask, "reload_config", b'{"transaction": "r"}')
-            assert reloaded["data"] == {"added": ["sensor-2"], "removed": [], "changed": []}
+            reload_data: Any = reloaded["data"]
+            assert (reload_data["added"], reload_data["removed"], reload_data["changed"]) == (["sensor-2"], [], [])
             assert sorted(gateway.devices) == ["sensor-1", "sensor-2"]
             (tmp_path / "gateway.yaml").write_text(text.replace("profile:", "profil:"), encoding="utf-8")
             refused = await asyncio.to_thread(ask, "reload_config", b'{"transaction": "r2"}')

@@ -89,14 +89,15 @@ class Commands:
             new_config = await asyncio.to_thread(load_gateway_config, self.gateway.config.file)
         except ConfigError as exc:
             raise RequestError("config not reloaded: " + "; ".join(str(p) for p in exc.problems)) from None
-        return await self.gateway.reload(new_config)
+        summary = await self.gateway.reload(new_config)
+        return {"config_digest": new_config.digest, **summary}
 
     async def get_config(self, request: dict[str, Any]) -> dict[str, Any]:
         config = self.gateway.config
-        return {"file": str(config.file), "digest": config.digest, "config": config.redacted()}
+        return {"config_digest": config.digest, "file": str(config.file), "config": config.redacted()}
 
-    async def list_devices(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
+    async def list_devices(self, request: dict[str, Any]) -> dict[str, Any]:
+        devices = [
             {
                 "id": r.config.id,
                 "name": r.config.display_name,
@@ -109,3 +110,4 @@ class Commands:
             }
             for r in self.gateway.devices.values()
         ]
+        return {"devices": devices}

@@ -63,6 +63,13 @@ class QueueConfig(_Strict):
     max_age: float = Field(default=30 * 86400, gt=0, description="seconds; older history is dropped")
 
 
+class HomeAssistantConfig(_Strict):
+    """MQTT discovery for Home Assistant."""
+
+    enabled: bool = True
+    prefix: str = Field(default="homeassistant", pattern=_TOPIC_PATTERN)
+
+
 class GatewaySettings(_Strict):
     site: str = Field(min_length=1)
     room: str = Field(min_length=1)
@@ -70,6 +77,7 @@ class GatewaySettings(_Strict):
     mqtt: MqttConfig = MqttConfig()
     state_dir: Path = Field(default=Path("var"), description="queue and state files; relative to the config file")
     queue: QueueConfig = QueueConfig()
+    homeassistant: HomeAssistantConfig = HomeAssistantConfig()
     devices: list[Any] = Field(default_factory=list)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from lvgate.gateway.config import GatewayConfig
 from lvgate.gateway.outbox import Outbox
 from lvgate.gateway.policy import PublishFilter
 from lvgate.mqtt_link import LinkSettings, MqttLink
-from lvgate.mqtt_schema import payloads
+from lvgate.mqtt_schema import discovery, payloads
 from lvgate.mqtt_schema.topics import SCHEMA_VERSION, Topics
 from lvgate.mqtt_schema.vocabulary import entity_kind
 from lvgate.reading import Quality, Reading, Value, now_ms
@@ -164,8 +165,6 @@ class Gateway:
             if getattr(new_config.settings, name) != getattr(self.config.settings, name)
         ]
         await self._stop_devices()
-        for device_id in summary["removed"]:
-            self._clear_device_topics(device_id)
         kept = {k: v for k, v in self.devices.items() if k in new and k not in summary["changed"]}
         self.devices = {}
         self.config = new_config
@@ -177,6 +176,8 @@ class Gateway:
         self._start_devices()
         if self.link.connected.is_set():
             self.link.publish(self.topics.bridge("info"), payloads.dumps(self.info()), retain=True)
+            self._publish_discovery()
+            self._forget_removed_devices()
         if restart_needed:
             summary["restart_needed"] = restart_needed
         log.info("config reloaded: %s", summary)
@@ -197,15 +198,76 @@ class Gateway:
         """After every (re)connect: bridge state, info, each device's availability and state."""
         self.link.publish(self.topics.bridge("state"), payloads.dumps(self._bridge_state()), retain=True)
         self.link.publish(self.topics.bridge("info"), payloads.dumps(self.info()), retain=True)
+        self._announce()
+        subscriptions = [self.topics.bridge("request/+")]
+        if self.config.settings.homeassistant.enabled:
+            subscriptions.append(self._ha_status_topic)
+        self.link.subscribe(subscriptions)
+        self.outbox.on_reconnect()
+
+    @property
+    def _ha_status_topic(self) -> str:
+        return f"{self.config.settings.homeassistant.prefix}/status"
+
+    def _announce(self) -> None:
+        """Discovery, availability, state and identity of every device (after a reconnect, or
+        when Home Assistant comes back and has forgotten them)."""
+        self._publish_discovery()
+        self._forget_removed_devices()
         for runtime in self.devices.values():
             self._publish_availability(runtime)
             self._publish_state(runtime)
             if runtime.identity is not None:
                 self._publish_info(runtime)
-        self.link.subscribe([self.topics.bridge("request/+")])
-        self.outbox.on_reconnect()
+
+    def _publish_discovery(self, only: DeviceRuntime | None = None) -> None:
+        ha = self.config.settings.homeassistant
+        if not ha.enabled or not self.link.connected.is_set():
+            return
+        settings = self.config.settings
+        common = {"gateway_id": settings.gateway_id, "base_topic": settings.mqtt.base_topic, "prefix": ha.prefix}
+        configs = []
+        if only is None:
+            configs.append(discovery.gateway_config(room=settings.room, **common))
+        for runtime in self.devices.values() if only is None else [only]:
+            configs.append(
+                discovery.device_config(
+                    device_id=runtime.config.id,
+                    display_name=runtime.config.display_name,
+                    device_class=runtime.device_class,
+                    entity_keys=sorted(runtime.units),
+                    identity=runtime.identity,
+                    **common,
+                )
+            )
+        for topic, body in configs:
+            self.link.publish(topic, payloads.dumps(body), retain=True)
+
+    def _forget_removed_devices(self) -> None:
+        """Clear what devices announced by an earlier run (or config) left retained on the broker."""
+        if not self.link.connected.is_set():
+            return
+        ha = self.config.settings.homeassistant
+        record = self.config.state_dir / "announced.json"
+        try:
+            before = set(json.loads(record.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            before = set()
+        for device_id in sorted(before - self.devices.keys()):
+            log.info("device '%s' is no longer configured: clearing its retained topics", device_id)
+            if ha.enabled:
+                topic, empty = discovery.clear_device(self.config.settings.gateway_id, device_id, prefix=ha.prefix)
+                self.link.publish(topic, empty, retain=True)
+            self._clear_device_topics(device_id)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(sorted(self.devices)), encoding="utf-8")
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._ha_status_topic:
+            if bytes(message.payload).strip() == b"online":
+                log.info("Home Assistant is online: announcing discovery again")
+                self._announce()
+            return
         prefix = self.topics.bridge("request/")
         if message.topic.startswith(prefix):
             command = message.topic[len(prefix) :]
@@ -273,7 +335,7 @@ class Gateway:
     def _publish_state(self, runtime: DeviceRuntime) -> None:
         if not runtime.latest or not self.link.connected.is_set():
             return
-        body = payloads.state(runtime.config.id, runtime.latest)
+        body = payloads.state(runtime.config.id, runtime.latest, runtime.device_class)
         self.link.publish(self.topics.device(runtime.config.id, "state"), payloads.dumps(body), retain=True)
 
     # --- polling -------------------------------------------------------------------------------
@@ -344,6 +406,8 @@ class Gateway:
             log.warning("device '%s': cannot read identity: %s", runtime.config.id, exc)
             return
         self._publish_info(runtime)
+        if runtime.identity:
+            self._publish_discovery(only=runtime)
 
     def _publish_info(self, runtime: DeviceRuntime) -> None:
         if not self.link.connected.is_set():

@@ -110,7 +110,7 @@ def examples() -> dict[str, tuple[str, dict[str, Any]]]:
                 "uptime_s": 3600.0,
                 "rss_bytes": 41_943_040,
                 "queue_depth": 0,
-                "queue_dropped": 0,
+                "queue_dropped": {"dropped_history": 0},
                 "devices": {
                     DEVICE: {"polls": 360, "failures": 2, "success_rate": 0.9944, "last_poll_ms": 41.7, "online": True}
                 },
@@ -170,16 +170,17 @@ def examples() -> dict[str, tuple[str, dict[str, Any]]]:
 
 def _data(command: str) -> dict[str, Any]:
     if command == "poll_now":
-        return {"devices": [DEVICE]}
+        return {"devices": {DEVICE: {"readings": 17, "online": True}}}
     if command == "reload_config":
-        return {"config_digest": "sha256:5f1c0e9a", "changed": False}
+        return {"config_digest": "5f1c0e9a2b7d4c31", "added": ["env-2"], "removed": [], "changed": [DEVICE]}
     if command == "get_config":
         return {
-            "config_digest": "sha256:5f1c0e9a",
-            "config": {"site": SITE, "room": ROOM, "gateway_id": GATEWAY, "mqtt": {"password": "**redacted**"}},
+            "config_digest": "5f1c0e9a2b7d4c31",
+            "file": "/etc/lvgate/room.yaml",
+            "config": {"site": SITE, "room": ROOM, "gateway_id": GATEWAY, "mqtt": {"password": "***"}},
         }
     entry = {"id": DEVICE, "name": "UPS 1", "driver": "modbus", "profile": "huawei_ups2000", "device_class": "ups"}
-    return {"devices": [{**entry, "online": True}]}
+    return {"devices": [{**entry, "online": True, "reason": None, "entities": ["battery_charge", "load"]}]}
 
 
 def error_response() -> dict[str, Any]:

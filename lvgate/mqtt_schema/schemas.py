@@ -45,6 +45,9 @@ COUNT: Schema = {"type": "integer", "minimum": 0}
 SCALAR: Schema = {"type": ["string", "number", "boolean", "null"]}
 
 
+TRANSACTION: Schema = {"type": ["string", "integer"]}
+
+
 def _obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, **extra: Any) -> Schema:
     """A closed object: ``required`` keys must be there, ``optional`` ones may be, nothing else."""
     return {
@@ -337,7 +340,12 @@ def bridge_health_schema() -> Schema:
                 "uptime_s": {"type": "number", "minimum": 0},
                 "rss_bytes": COUNT,
                 "queue_depth": {**COUNT, "description": "messages waiting in the on-disk queue"},
-                "queue_dropped": {**COUNT, "description": "messages dropped because a queue bound was hit"},
+                "queue_dropped": {
+                    "type": "object",
+                    "additionalProperties": COUNT,
+                    "description": "messages dropped because a queue bound was hit, by reason"
+                    " (dropped_history, dropped_events, dropped_age)",
+                },
                 "devices": {"type": "object", "additionalProperties": device},
             }
         ),
@@ -352,14 +360,26 @@ def _request_params(command: str) -> dict[str, Schema]:
 
 def _response_data(command: str) -> Schema:
     digest = {**TEXT, "description": "digest of the config now running"}
+    ids = {"type": "array", "items": ID}
     if command == "poll_now":
-        return _obj({"devices": {"type": "array", "items": ID, "description": "devices polled"}})
+        polled = _obj({"readings": COUNT, "online": {"type": ["boolean", "null"]}})
+        return _obj({"devices": {"type": "object", "additionalProperties": polled, "description": "by device id"}})
     if command == "reload_config":
-        return _obj({"config_digest": digest, "changed": {"type": "boolean"}})
+        return _obj(
+            {"config_digest": digest, "added": ids, "removed": ids, "changed": ids},
+            {"restart_needed": {"type": "array", "items": TEXT, "description": "settings that apply after a restart"}},
+        )
     if command == "get_config":
-        return _obj({"config_digest": digest, "config": {"type": "object", "description": "secrets redacted"}})
+        return _obj(
+            {"config_digest": digest, "file": TEXT, "config": {"type": "object", "description": "secrets redacted"}}
+        )
     if command == "list_devices":
-        return _obj({"devices": {"type": "array", "items": _device_entry({"online": {"type": ["boolean", "null"]}})}})
+        extra: dict[str, Schema] = {
+            "online": {"type": ["boolean", "null"]},
+            "reason": {"type": ["string", "null"], "description": "why the device is offline"},
+            "entities": {"type": "array", "items": TEXT},
+        }
+        return _obj({"devices": {"type": "array", "items": _device_entry(extra)}})
     raise KeyError(command)
 
 
@@ -368,7 +388,7 @@ def request_schema(command: str) -> Schema:
         f"bridge_request_{command}",
         f"Request: {command}",
         _obj(
-            {"transaction": {**TEXT, "description": "chosen by the caller, echoed in the response"}},
+            {"transaction": {**TRANSACTION, "description": "chosen by the caller, echoed in the response"}},
             {"schema_version": VERSION, **_request_params(command)},
         ),
     )
@@ -378,7 +398,11 @@ def response_schema(command: str) -> Schema:
     body = _obj(
         {
             "schema_version": VERSION,
-            "transaction": {"type": ["string", "null"], "description": "the request's; null if unreadable"},
+            "transaction": {
+                **TRANSACTION,
+                "type": ["string", "integer", "null"],
+                "description": "the request's; null if unreadable",
+            },
             "status": {"enum": ["ok", "error"]},
         },
         {"data": _response_data(command), "error": {**TEXT, "description": "what went wrong"}},
