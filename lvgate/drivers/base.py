@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lvgate.gateway.policy import PublishPolicy
 from lvgate.reading import Reading
@@ -37,6 +37,13 @@ class DeviceConfig(BaseModel):
     enabled: bool = True
     rack: str | None = None
     publish: PublishPolicy = Field(default_factory=PublishPolicy, description="deadbands and heartbeat")
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == "bridge":
+            raise ValueError("'bridge' is reserved for the gateway's own topics; choose another id")
+        return value
 
     @property
     def display_name(self) -> str:
