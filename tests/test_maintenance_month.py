@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -90,46 +91,52 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[MonthlyReport, Room
     room.telemetry("env-1", T0, {"humidity": 45.0, "temperature": 22.0})
 
     inspections = Inspections(room.central, load_checklists(), CentralState(room.central.db), BookAlarms(room.book))
-    actions: list[tuple[int, int, Callable[[], None]]] = []  # (time, order, action)
+    actions: list[tuple[int, int, Callable[[], object]]] = []  # (time, order, action)
 
-    def later(ts: int, fn: Callable[[], None], order: int = 1) -> None:
+    def later(ts: int, fn: Callable[[], object], order: int = 1) -> None:
         actions.append((ts, order, fn))
 
-    entity = {"leak-1": ("leak", True, False), "ups-1": ("on_battery", True, False),
+    entity: dict[str, tuple[str, object, object]] = {"leak-1": ("leak", True, False), "ups-1": ("on_battery", True, False),
               "env-1": ("humidity", 85.0, 50.0)}  # fmt: skip
+
+    def ack(f: Fault) -> None:
+        assert f.ack is not None
+        room.book.acknowledge(room.alarm_raised_at(f.device, f.raised), "wang", "on my way", f.raised + f.ack * MIN)
+
+    def plan(f: Fault) -> None:
+        assert f.plan is not None
+        ts = f.raised + f.plan * MIN
+        room.book.comment(room.alarm_raised_at(f.device, f.raised), "wang", "replace part", ts, plan=True)
+
+    def firmware(f: Fault) -> None:
+        room.info("cam-1", "camera", {"manufacturer": "AXIS", "model": "P3245-V", "serial": "ACCC8E000001",
+                                      "firmware": "10.12.130"}, f.raised)  # fmt: skip
+        assert register.sync_from_collector(f.raised) == 7
+
+    def close(f: Fault) -> None:
+        assert f.fixed is not None
+        ts = f.raised + f.fixed * MIN
+        room.book.close(room.alarm_raised_at(f.device, f.raised), "li", "planned upgrade", ts, force=True)
+
     for f in FAULTS:
         if f.device in entity:
             key, bad, good = entity[f.device]
-            later(f.raised, lambda f=f, key=key, bad=bad: room.telemetry(f.device, f.raised, {key: bad}), 0)
+            later(f.raised, partial(room.telemetry, f.device, f.raised, {key: bad}), 0)
             if f.fixed is not None:
                 fix_ts = f.raised + f.fixed * MIN
-                later(fix_ts, lambda f=f, key=key, good=good, ts=fix_ts: room.telemetry(f.device, ts, {key: good}), 0)
+                later(fix_ts, partial(room.telemetry, f.device, fix_ts, {key: good}), 0)
         elif f.level == "IV":
-
-            def firmware(f: Fault = f) -> None:
-                room.info("cam-1", "camera", {"manufacturer": "AXIS", "model": "P3245-V", "serial": "ACCC8E000001",
-                                              "firmware": "10.12.130"}, f.raised)  # fmt: skip
-                assert register.sync_from_collector(f.raised) == 7
-
-            later(f.raised, firmware, 0)
             assert f.fixed is not None
-            later(f.raised + f.fixed * MIN, lambda f=f: room.book.close(
-                room.alarm_raised_at(f.device, f.raised), "li", "planned upgrade", f.raised + (f.fixed or 0) * MIN,
-                force=True))  # fmt: skip
+            later(f.raised, partial(firmware, f), 0)
+            later(f.raised + f.fixed * MIN, partial(close, f))
         else:
-            later(f.raised, lambda f=f: room.availability(f.device, False, f.raised), 0)
-            later(
-                f.raised + OFFLINE[f.device],
-                lambda f=f: room.availability(f.device, True, f.raised + OFFLINE[f.device]),
-                0,
-            )
+            later(f.raised, partial(room.availability, f.device, False, f.raised), 0)
+            back = f.raised + OFFLINE[f.device]
+            later(back, partial(room.availability, f.device, True, back), 0)
         if f.ack is not None:
-            later(f.raised + f.ack * MIN, lambda f=f: room.book.acknowledge(
-                room.alarm_raised_at(f.device, f.raised), "wang", "on my way", f.raised + (f.ack or 0) * MIN))  # fmt: skip
+            later(f.raised + f.ack * MIN, partial(ack, f))
         if f.plan is not None:
-            later(f.raised + f.plan * MIN, lambda f=f: room.book.comment(
-                room.alarm_raised_at(f.device, f.raised), "wang", "replace part", f.raised + (f.plan or 0) * MIN,
-                plan=True))  # fmt: skip
+            later(f.raised + f.plan * MIN, partial(plan, f))
 
     def inspect(day: int) -> None:
         record_id = inspections.run(SITE, ROOM, at(day, 7), trigger="daily")
@@ -140,7 +147,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[MonthlyReport, Room
             inspections.sign(record_id, who="zhao", now_ms=at(day, 9, 30))
 
     for day in range(1, 31):
-        later(at(day, 7), lambda day=day: inspect(day), 2)
+        later(at(day, 7), partial(inspect, day), 2)
     for ts, _, action in sorted(actions, key=lambda a: (a[0], a[1])):
         clock.set(ts)
         action()
