@@ -43,6 +43,7 @@ class Room:
                              max_bytes=1_000_000)  # fmt: skip
         self._id = 0
         self.classes: dict[str, str] = {}
+        self.names: dict[str, str] = {}
 
     def _feed(self, topic: str, body: dict[str, Any], now_ms: int) -> None:
         self._id += 1
@@ -52,12 +53,13 @@ class Room:
 
     def info(self, device: str, device_class: str, identity: dict[str, Any], now_ms: int, name: str = "") -> None:
         self.classes[device] = device_class
+        self.names[device] = name or device
         body = {"schema_version": SCHEMA_VERSION, "device": device, "name": name or device,
                 "device_class": device_class, "driver": "test", "profile": None, "identity": identity}  # fmt: skip
         self._feed(f"{BASE}/{GW}/{device}/info", body, now_ms)
 
     def bridge(self, now_ms: int) -> None:
-        devices = [{"id": d, "name": d, "driver": "test", "profile": None, "device_class": c}
+        devices = [{"id": d, "name": self.names[d], "driver": "test", "profile": None, "device_class": c}
                    for d, c in self.classes.items()]  # fmt: skip
         body = {"schema_version": SCHEMA_VERSION, "version": "0.1.0", "gateway": GW, "site": SITE, "room": ROOM,
                 "config_digest": "sha256:0", "started": iso_ms(now_ms), "devices": devices}  # fmt: skip
