@@ -1,0 +1,132 @@
+"""BENCHMARKS.md from bench/results/*.json: one section and table per benchmark.
+
+Generic on purpose, so any benchmark's JSON renders: a ``rows`` list becomes a table (a
+``{"median", "min", "max"}`` figure shows as ``median (min-max)``), ``targets`` become a table
+marked met / not met / not measured, lists of text become bullets, other scalars a key/value table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench._common import REPO_ROOT, RESULTS_DIR
+
+REPORT = REPO_ROOT / "BENCHMARKS.md"
+_SKIP = {"benchmark", "title", "finished", "command", "machine", "versions", "parameters", "rows", "targets"}
+
+
+def _number(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if value else "0"
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, dict) and "median" in value:
+        med, low, high = value["median"], value.get("min"), value.get("max")
+        if med is None:
+            return "n/a"
+        if low is None or high is None or low == high:
+            return _number(med)
+        return f"{_number(med)} ({_number(low)}–{_number(high)})"
+    if isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) < 80 else text[:77] + "..."
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    lines = ["| " + " | ".join(c.replace("_", " ") for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return lines
+
+
+def _targets(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | figure | limit | status |", "|---|---|---|---|"]
+    for t in targets:
+        status = {True: "**met**", False: "**not met**", None: "not measured"}[t.get("met")]
+        sign = "<" if t.get("below", True) else "≥"
+        unit = f" {t['unit']}" if t.get("unit") else ""
+        lines.append(f"| {t['target']} | {cell(t.get('figure'))}{unit} | {sign} {cell(t['limit'])}{unit} | {status} |")
+    return lines
+
+
+def section(data: dict[str, Any], name: str) -> list[str]:
+    lines = [f"## {data.get('title') or name}", ""]
+    meta = [f"`{data['command']}`" if data.get("command") else None, data.get("finished")]
+    lines.append(" · ".join(m for m in meta if m) or f"bench/results/{name}.json")
+    lines.append("")
+    if data.get("targets"):
+        lines += [*_targets(data["targets"]), ""]
+    if isinstance(data.get("rows"), list) and data["rows"]:
+        lines += [*_table(data["rows"]), ""]
+    scalars: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SKIP:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            lines += [f"**{key.replace('_', ' ')}**", ""] + [f"- {v}" for v in value] + [""]
+        elif isinstance(value, dict) and value and "median" not in value:
+            lines += [f"**{key.replace('_', ' ')}**", ""]
+            lines += [*_table([{"": k, "value": v} for k, v in value.items()]), ""]
+        elif key == "output" and isinstance(value, str):
+            lines += ["```", value, "```", ""]
+        else:
+            scalars[key] = value
+    if scalars:
+        lines += [*_table([{"figure": k, "value": v} for k, v in scalars.items()]), ""]
+    extras = []
+    if isinstance(data.get("parameters"), dict):
+        extras.append("parameters: " + ", ".join(f"{k} {cell(v)}" for k, v in data["parameters"].items()))
+    if isinstance(data.get("versions"), dict):
+        extras.append("versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v))
+    machine = data.get("machine")
+    if isinstance(machine, dict):
+        extras.append("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
+    elif machine:
+        extras.append(f"machine: {machine}")
+    lines += [f"<sub>{e}</sub><br>" for e in extras] + [""]
+    return lines
+
+
+def write_report(results: Path = RESULTS_DIR, report: Path = REPORT) -> Path:
+    files = sorted(results.glob("*.json"))
+    first = ["gateway_throughput", "peers", "soak"]
+    files.sort(key=lambda p: (first.index(p.stem) if p.stem in first else len(first), p.stem))
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`.venv/bin/python -m bench`) from `bench/results/*.json`; do not edit by hand.",
+        "Figures are medians of several runs with (min–max); ratios compare figures measured in the same run.",
+        "A missed target stays in the table with its figure.",
+        "",
+    ]
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            lines += [f"## {path.stem}", "", f"unreadable result file: {exc}", ""]
+            continue
+        lines += section(data, path.stem)
+    report.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return report
