@@ -112,7 +112,11 @@ def _add_driver_tools(simulate: argparse.ArgumentParser, probe: argparse.Argumen
 
     sim_sub = simulate.add_subparsers(dest="driver", metavar="DRIVER")
     probe_sub = probe.add_subparsers(dest="driver", metavar="DRIVER")
-    for name, driver in sorted(drivers().items()):
+    installed = drivers()
+    for name in installed:
+        driver = installed.get(name)
+        if driver is None:
+            continue
         # Ask on a scratch parser first so drivers without a tool are not listed at all.
         if driver.add_simulate_arguments(argparse.ArgumentParser(add_help=False)):
             sim_parser = sim_sub.add_parser(name, help=f"simulate {name} devices on loopback")
@@ -151,7 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(duration=args.duration, workdir=args.workdir, broker=args.broker))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, driver_tools: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lvgate", description="Edge gateway and collector for low-voltage systems.")
     parser.add_argument("--version", action="version", version=f"lvgate {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -174,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=cmd_simulate)
     probe = sub.add_parser("probe", help="talk to a live device and show what it answers")
     probe.set_defaults(func=lambda args: _usage(probe))
-    _add_driver_tools(simulate, probe)
+    if driver_tools:
+        _add_driver_tools(simulate, probe)
 
     demo = sub.add_parser("demo", help="run a whole simulated equipment room end to end")
     demo.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
@@ -185,11 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     from lvgate.mqtt_schema.cli import add_mqtt_schema_parser
 
     add_mqtt_schema_parser(sub)
+
+    from lvgate.collector.maintenance.cli import add_maintenance_parsers
+
+    add_maintenance_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    # Only the technician tools need every driver imported; `run` must stay light.
+    args = build_parser(driver_tools=bool({"probe", "simulate"} & set(words))).parse_args(argv)
     setup_logging(args.log_level)
     result: int = args.func(args)
     return result

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import ErrorDetails
 
 from lvgate.drivers.base import ID_PATTERN, DeviceConfig, Driver
-from lvgate.drivers.registry import drivers
+from lvgate.drivers.registry import InstalledDrivers, drivers
 from lvgate.gateway.yaml_source import ConfigError, ConfigProblem, LoadedYaml, SourceMap, load_yaml
 from lvgate.spelling import did_you_mean
 
@@ -298,6 +298,14 @@ def _validate_devices(raw_devices: list[Any], source: SourceMap) -> tuple[list[D
                 problems.append(ConfigProblem(source.where(path), f"missing required key 'driver'{context}"))
             continue
         driver = installed.get(str(driver_name))
+        failure = installed.failure(str(driver_name)) if isinstance(installed, InstalledDrivers) else None
+        if failure is not None:
+            problems.append(
+                ConfigProblem(
+                    source.where((*path, "driver")), f"driver '{driver_name}'{context} failed to load: {failure}"
+                )
+            )
+            continue
         if driver is None:
             known = ", ".join(sorted(installed)) or "none"
             problems.append(
