@@ -55,6 +55,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             driver = config.driver_of(device)
             state = "" if device.enabled else " (disabled)"
             print(f"  {device.id}{state}: {driver.describe(device)}")
+            describe_plan = getattr(driver, "describe_plan", None)  # optional: drivers that plan requests
+            if args.plan and describe_plan is not None:
+                for line in describe_plan(device):
+                    print(f"      {line}")
     return 1 if failed else 0
 
 
@@ -163,6 +167,7 @@ def build_parser(*, driver_tools: bool = True) -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate config files and show what each device will do")
     check.add_argument("config", nargs="+", type=Path)
+    check.add_argument("--plan", action="store_true", help="also print each device's read requests")
     check.set_defaults(func=cmd_check)
 
     run = sub.add_parser("run", help="run the edge gateway")

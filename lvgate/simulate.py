@@ -30,7 +30,12 @@ def modbus_units_of(config: GatewayConfig) -> dict[tuple[str, int], list[Simulat
     """Simulated units for every loopback Modbus device of a gateway config, by endpoint."""
     endpoints: dict[tuple[str, int], list[SimulatedUnit]] = {}
     for device in config.devices:
-        if isinstance(device, ModbusDeviceConfig) and is_loopback(device.host):
+        if (
+            isinstance(device, ModbusDeviceConfig)
+            and device.transport == "tcp"
+            and isinstance(device.port, int)
+            and is_loopback(device.host)
+        ):
             endpoints.setdefault((device.host, device.port), []).append(unit_for(device.profile, device.unit))
     return endpoints
 

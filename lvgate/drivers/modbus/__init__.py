@@ -1,4 +1,4 @@
-"""Modbus TCP driver (RTU and the full type set come with the Modbus issue)."""
+"""Modbus driver: TCP, RTU on serial ports and RTU over TCP, with profiles as data."""
 
 from lvgate.drivers.modbus.driver import ModbusDriver
 

@@ -1,9 +1,18 @@
-"""Turn register words into values and back. Pure functions, no I/O."""
+"""Turn register words into values and back. Pure functions, no I/O.
+
+Byte and word order are named by where the bytes of a big-endian value ``A B C D`` land on
+the wire: ``ABCD`` is the Modbus default (high word first, high byte first), ``CDAB`` swaps
+the words, ``BADC`` swaps the bytes inside each word, ``DCBA`` does both. A 16-bit value only
+feels the byte swap. Strings follow the same rule: ``ABCD`` puts the first character in the
+high byte of each register, ``BADC`` in the low byte (the "byte-swapped" strings some
+vendors use).
+"""
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
 
 from lvgate.drivers.modbus.profile import Point
 from lvgate.reading import Quality, Value
@@ -12,26 +21,29 @@ _STRUCT = {
     "int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I",
     "int64": ">q", "uint64": ">Q", "float32": ">f", "float64": ">d",
 }  # fmt: skip
+_UNSIGNED = {"int16": ">H", "int32": ">I", "int64": ">Q", "float32": ">I", "float64": ">Q"}
+_SMALLEST_NORMAL = {"float32": 2.0**-126, "float64": 2.0**-1022}
+ORDERS = ("ABCD", "CDAB", "BADC", "DCBA")
+
+Decoded = tuple[str, Value, Quality]
+
+
+def _swap_bytes(raw: bytes) -> bytes:
+    return b"".join(raw[i + 1 : i + 2] + raw[i : i + 1] for i in range(0, len(raw), 2))
 
 
 def words_to_bytes(words: list[int], order: str) -> bytes:
-    """Registers as they came off the wire -> big-endian bytes of the value.
-
-    ``ABCD`` is the Modbus default (high word first, high byte first); ``CDAB`` swaps words,
-    ``BADC`` swaps the bytes inside each word, ``DCBA`` does both.
-    """
+    """Registers as they came off the wire -> the big-endian bytes of the value."""
     if order in ("CDAB", "DCBA"):
         words = list(reversed(words))
     raw = b"".join(w.to_bytes(2, "big") for w in words)
-    if order in ("BADC", "DCBA"):
-        raw = b"".join(raw[i + 1 : i + 2] + raw[i : i + 1] for i in range(0, len(raw), 2))
-    return raw
+    return _swap_bytes(raw) if order in ("BADC", "DCBA") else raw
 
 
 def bytes_to_words(raw: bytes, order: str) -> list[int]:
-    """Inverse of :func:`words_to_bytes` (used by the simulator and tests)."""
+    """Inverse of :func:`words_to_bytes` (simulators and tests)."""
     if order in ("BADC", "DCBA"):
-        raw = b"".join(raw[i + 1 : i + 2] + raw[i : i + 1] for i in range(0, len(raw), 2))
+        raw = _swap_bytes(raw)
     words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
     if order in ("CDAB", "DCBA"):
         words.reverse()
@@ -40,43 +52,104 @@ def bytes_to_words(raw: bytes, order: str) -> list[int]:
 
 def raw_number(words: list[int], data_type: str, order: str) -> int | float:
     """The number the registers hold, before scaling."""
-    return struct.unpack(_STRUCT[data_type], words_to_bytes(words, order))[0]  # type: ignore[no-any-return]
+    value: int | float = struct.unpack(_STRUCT[data_type], words_to_bytes(words, order))[0]
+    return value
 
 
-def decode_point(point: Point, words: list[int], order: str, value_type: str) -> tuple[Value, Quality]:
-    """Registers (or a bit, as [0]/[1]) -> the published value and its quality.
+def raw_pattern(words: list[int], data_type: str, order: str) -> int:
+    """The registers as one unsigned integer (how vendors write sentinels: 0x8000, 0xFFFF)."""
+    fmt = _UNSIGNED.get(data_type, _STRUCT[data_type])
+    pattern: int = struct.unpack(fmt, words_to_bytes(words, order))[0]
+    return pattern
 
-    ``value_type`` is the vocabulary type of the entity (float, int, bool, enum), which fixes
-    the Python type so a field is never an int one day and a float the next.
+
+def decode_string(words: list[int], order: str) -> str:
+    """ASCII text, two characters per register; trailing NULs and spaces dropped."""
+    swapped = order in ("BADC", "DCBA")
+    raw = b"".join(w.to_bytes(2, "little" if swapped else "big") for w in words)
+    return raw.split(b"\x00", 1)[0].decode("latin-1").rstrip(" ")
+
+
+def encode_string(text: str, registers: int, order: str) -> list[int]:
+    raw = text.encode("latin-1")[: 2 * registers].ljust(2 * registers, b"\x00")
+    swapped = order in ("BADC", "DCBA")
+    return [int.from_bytes(raw[i : i + 2], "little" if swapped else "big") for i in range(0, len(raw), 2)]
+
+
+def encode_number(value: float, data_type: str, order: str) -> list[int]:
+    """A raw number -> registers in the given order (simulators and tests)."""
+    packed = struct.pack(_STRUCT[data_type], int(value) if data_type.startswith(("int", "uint")) else value)
+    return bytes_to_words(packed, order)
+
+
+def is_plausible_float(value: float, data_type: str) -> bool:
+    """NaN, infinities and denormals are what a wrong word order or a dead sensor looks like."""
+    return math.isfinite(value) and (value == 0 or abs(value) >= _SMALLEST_NORMAL[data_type])
+
+
+def _scaled(point: Point, raw: int | float, value_type: str) -> Value:
+    value = raw * point.scale + point.offset
+    if value_type == "int":
+        return round(value)
+    if isinstance(raw, float):  # a float register keeps its own precision unless told otherwise
+        return float(value if point.precision is None else round(value, point.precision))
+    return float(round(value, point.decimals))
+
+
+def decode_point(point: Point, words: list[int], order: str, value_types: Mapping[str, str]) -> list[Decoded]:
+    """Registers (or a bit, as [0]/[1]) -> (key, published value, quality) for each entity.
+
+    ``value_types`` gives the vocabulary type of each key (float, int, bool, enum), which fixes
+    the Python type so a field is never an int one day and a float the next. A vendor
+    "invalid" sentinel yields no value (quality bad), never a number.
     """
+    order = point.byte_order or order
     if point.table in ("coil", "discrete") or point.type == "bool":
         raw: int | float = 1 if words[0] else 0
+    elif point.type == "string":
+        return [(point.key or "", decode_string(words, order), Quality.GOOD)]
     else:
-        raw = raw_number(words, point.type, point.byte_order or order)
-    if isinstance(raw, int) and raw in point.invalid:
-        return None, Quality.BAD
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return None, Quality.UNCERTAIN
+        raw = raw_number(words, point.type, order)
+        pattern = raw_pattern(words, point.type, order)
+        if pattern in point.invalid or (isinstance(raw, int) and raw in point.invalid):
+            return [(key, None, Quality.BAD) for key in point.keys]
+    if point.flags:
+        bits = int(raw)
+        return [(key, bool((bits >> bit) & 1), Quality.GOOD) for bit, key in point.flags.items()]
+    key = point.key or ""
+    if isinstance(raw, float) and not is_plausible_float(raw, point.type):
+        if not math.isfinite(raw):
+            return [(key, None, Quality.UNCERTAIN)]
+        return [(key, _scaled(point, raw, value_types[key]), Quality.UNCERTAIN)]
     if point.bit is not None:
         raw = (int(raw) >> point.bit) & 1
     if point.map is not None:
         if isinstance(raw, int) and raw in point.map:
-            return point.map[raw], Quality.GOOD
+            return [(key, point.map[raw], Quality.GOOD)]
         if point.map_default is not None:
-            return point.map_default, Quality.GOOD
-        return None, Quality.UNCERTAIN
-    if value_type == "bool":
-        return bool(raw), Quality.GOOD
-    value = raw * point.scale + point.offset
-    if value_type == "int":
-        return round(value), Quality.GOOD
-    if isinstance(raw, float):  # a float register keeps its own precision unless told otherwise
-        return float(value if point.precision is None else round(value, point.precision)), Quality.GOOD
-    return float(round(value, point.decimals)), Quality.GOOD
+            return [(key, point.map_default, Quality.GOOD)]
+        return [(key, None, Quality.UNCERTAIN)]
+    if value_types[key] == "bool":
+        return [(key, bool(raw), Quality.GOOD)]
+    value = _scaled(point, raw, value_types[key])
+    if point.valid_range is not None and isinstance(value, int | float):
+        low, high = point.valid_range
+        if not low <= value <= high:
+            return [(key, value, Quality.UNCERTAIN)]
+    return [(key, value, Quality.GOOD)]
 
 
-def encode_number(value: float, data_type: str, order: str) -> list[int]:
-    """A raw number -> registers in the given order (for simulators and tests)."""
-    if data_type.startswith(("int", "uint")):
-        value = int(value)
-    return bytes_to_words(struct.pack(_STRUCT[data_type], value), order)
+def all_decodings(words: list[int]) -> list[tuple[str, str]]:
+    """Every reading of the first registers of ``words`` side by side (for ``lvgate probe``)."""
+    rows: list[tuple[str, str]] = []
+    for data_type, size in (("uint16", 1), ("int16", 1), ("uint32", 2), ("int32", 2), ("float32", 2),
+                            ("uint64", 4), ("int64", 4), ("float64", 4)):  # fmt: skip
+        if len(words) < size:
+            continue
+        for order in ORDERS if size > 1 else ("ABCD", "BADC"):
+            value = raw_number(words[:size], data_type, order)
+            text = f"{value:.7g}" if isinstance(value, float) else str(value)
+            rows.append((f"{data_type} {order}", text))
+    rows.append(("string ABCD", repr(decode_string(words, "ABCD"))))
+    rows.append(("string BADC", repr(decode_string(words, "BADC"))))
+    return rows

@@ -1,4 +1,4 @@
-"""The Modbus driver: device config, sessions sharing one connection per endpoint, pollers."""
+"""The Modbus driver: device config, one bus per line shared by its units, pollers, tools."""
 
 from __future__ import annotations
 
@@ -8,138 +8,148 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from pydantic import Field, field_validator, model_validator
 
 from lvgate.drivers.base import (
     DeviceConfig,
-    DeviceError,
     DevicePoller,
     Driver,
     DriverSession,
     EntityDescription,
     ProfileError,
 )
-from lvgate.drivers.modbus.codec import decode_point
-from lvgate.drivers.modbus.planner import ReadBlock, plan_reads
-from lvgate.drivers.modbus.profile import ModbusProfile, available_profiles, load_profile
-from lvgate.mqtt_schema.vocabulary import entity_kind
-from lvgate.reading import Quality, Reading, now_ms
+from lvgate.drivers.modbus.planner import plan_reads
+from lvgate.drivers.modbus.poller import ModbusPoller, describe_blocks
+from lvgate.drivers.modbus.profile import (
+    CUSTOM,
+    Addressing,
+    ByteOrder,
+    ModbusProfile,
+    Point,
+    available_profiles,
+    load_profile,
+)
+from lvgate.drivers.modbus.transport import Bus, RtuOverTcpBus, SerialRtuBus, TcpBus, frame_gap
 from lvgate.spelling import did_you_mean
 
 log = logging.getLogger(__name__)
 
+Transport = Literal["tcp", "rtu", "rtu_over_tcp"]
+
 
 class ModbusDeviceConfig(DeviceConfig):
     driver: Literal["modbus"] = "modbus"
-    profile: str = Field(description="name of a file in edge_config/profiles/modbus/, without .yaml")
-    transport: Literal["tcp"] = "tcp"
-    host: str = "127.0.0.1"
-    port: int = Field(default=502, ge=1, le=65535)
+    profile: str = Field(description="a file in edge_config/profiles/modbus/ (without .yaml), or 'custom'")
+    transport: Transport = Field(default="tcp", description="tcp, rtu (serial port) or rtu_over_tcp (converter)")
+    host: str = Field(default="127.0.0.1", description="tcp and rtu_over_tcp: address of the device or converter")
+    port: int | str = Field(default=502, description="TCP port, or for rtu the serial device (/dev/serial/by-id/...)")
+    baudrate: int = Field(default=9600, ge=300, le=921600, description="rtu: line speed")
+    parity: Literal["N", "E", "O"] = "N"
+    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = 1
     unit: int = Field(default=1, ge=0, le=247, description="Modbus unit (slave) id")
-    timeout: float = Field(default=3.0, gt=0, le=60)
+    timeout: float = Field(default=1.0, gt=0, le=60, description="seconds to wait for a reply")
     retries: int = Field(default=1, ge=0, le=5)
+    frame_gap: float | None = Field(default=None, ge=0, le=1, description="silence between frames, s (3.5 chars)")
+    max_gap: int | None = Field(default=None, ge=0, le=124, description="override the profile's max_gap")
+    byte_order: ByteOrder | None = Field(default=None, description="override the profile's byte order")
+    backoff_after: int = Field(default=3, ge=1, le=100, description="failures in a row before backing off")
+    backoff_max: float = Field(default=300.0, ge=1, le=86400, description="longest back-off, s")
+    # A "custom" device carries its own register map.
+    device_class: str | None = None
+    addressing: Addressing | None = None
+    points: tuple[Point, ...] | None = None
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _numeric_port(cls, value: Any) -> Any:
+        # ${VAR} substitutions arrive as text; a TCP port is still a number.
+        return int(value) if isinstance(value, str) and value.isdigit() else value
+
+    @model_validator(mode="after")
+    def _transport_fits(self) -> ModbusDeviceConfig:
+        if self.transport == "rtu" and not isinstance(self.port, str):
+            raise ValueError("transport rtu needs `port: /dev/...` (the serial device), not a TCP port number")
+        if self.transport != "rtu" and not (isinstance(self.port, int) and 1 <= self.port <= 65535):
+            raise ValueError(f"transport {self.transport} needs a TCP port number 1..65535 in `port`")
+        custom_keys = [k for k in ("device_class", "addressing", "points") if getattr(self, k) is not None]
+        if self.profile == CUSTOM:
+            if self.points is None or self.device_class is None:
+                raise ValueError("profile custom needs `device_class` and `points`")
+            custom_profile(self)  # its points must map to the vocabulary like any profile
+        elif custom_keys:
+            raise ValueError(f"{', '.join(custom_keys)}: only for profile custom")
+        return self
 
 
-class _Endpoint:
-    """One TCP connection, shared by every unit behind it, one request at a time."""
-
-    def __init__(self, host: str, port: int, timeout: float, retries: int) -> None:
-        self.client = AsyncModbusTcpClient(
-            host, port=port, timeout=timeout, retries=retries, reconnect_delay=0, name=f"{host}:{port}"
-        )
-        self.lock = asyncio.Lock()
-
-    async def read(self, block: ReadBlock, unit: int) -> list[int]:
-        async with self.lock:
-            if not self.client.connected and not await self.client.connect():
-                raise ConnectionError(
-                    f"cannot connect to {self.client.comm_params.host}:{self.client.comm_params.port}"
-                )
-            call = {
-                "holding": self.client.read_holding_registers,
-                "input": self.client.read_input_registers,
-                "coil": self.client.read_coils,
-                "discrete": self.client.read_discrete_inputs,
-            }[block.table]
-            reply: Any = await call(block.start, count=block.count, device_id=unit)
-        if reply.isError():
-            raise _ExceptionReply(getattr(reply, "exception_code", 0))
-        if block.table in ("coil", "discrete"):
-            return [1 if b else 0 for b in reply.bits[: block.count]]
-        words: list[int] = list(reply.registers)
-        if len(words) != block.count:
-            raise _ExceptionReply(-1)
-        return words
+def custom_profile(config: ModbusDeviceConfig) -> ModbusProfile:
+    return ModbusProfile(
+        profile=CUSTOM,
+        device_class=config.device_class or "",
+        manufacturer="custom",
+        model=config.name or config.id,
+        source=f"points written in the config of device '{config.id}'",
+        addressing=config.addressing or "wire",
+        byte_order=config.byte_order or "ABCD",
+        device_id=False,
+        points=config.points or (),
+    )
 
 
-class _ExceptionReply(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-        super().__init__(f"exception code {code}" if code >= 0 else "short reply")
+def profile_of(config: ModbusDeviceConfig) -> ModbusProfile:
+    return custom_profile(config) if config.profile == CUSTOM else load_profile(config.profile)
 
 
-class ModbusPoller(DevicePoller):
-    config: ModbusDeviceConfig
+def bus_key(config: ModbusDeviceConfig) -> tuple[str, str, int | str]:
+    return (config.transport, config.host if config.transport != "rtu" else "", config.port)
 
-    def __init__(self, config: ModbusDeviceConfig, endpoint: _Endpoint) -> None:
-        super().__init__(config)
-        self.endpoint = endpoint
-        self.profile: ModbusProfile = load_profile(config.profile)
-        self.blocks = plan_reads(self.profile)
-        self.value_types = {p.key: entity_kind(self.profile.device_class, p.key).type for p in self.profile.points}
 
-    async def poll(self) -> list[Reading]:
-        readings: list[Reading] = []
-        failures = 0
-        for block in self.blocks:
-            try:
-                words = await self.endpoint.read(block, self.config.unit)
-            except _ExceptionReply as exc:
-                failures += 1
-                ts = now_ms()
-                log.warning(
-                    "device '%s': %s reading %s %d+%d",
-                    self.config.id,
-                    exc,
-                    block.table,
-                    block.start,
-                    block.count,
-                )
-                readings.extend(Reading(self.config.id, p.key, None, ts, Quality.BAD) for p, _ in block.points)
-                continue
-            except (TimeoutError, ModbusException, ConnectionError, OSError) as exc:
-                raise DeviceError(self.config.id, "no_response", str(exc) or type(exc).__name__) from exc
-            ts = now_ms()
-            for point, address in block.points:
-                offset = address - block.start
-                value, quality = decode_point(
-                    point,
-                    words[offset : offset + point.register_count],
-                    self.profile.byte_order,
-                    self.value_types[point.key],
-                )
-                readings.append(Reading(self.config.id, point.key, value, ts, quality))
-        if failures == len(self.blocks):
-            raise DeviceError(self.config.id, "exception", "every read was refused by the device")
-        return readings
+def make_bus(config: ModbusDeviceConfig) -> Bus:
+    line = (config.baudrate, config.bytesize, config.parity, config.stopbits)
+    if config.transport == "rtu":
+        assert isinstance(config.port, str)
+        b, size, parity, stop = line
+        return SerialRtuBus(
+            config.port, baudrate=b, bytesize=size, parity=parity, stopbits=stop,
+            timeout=config.timeout, retries=config.retries, gap=config.frame_gap,
+        )  # fmt: skip
+    assert isinstance(config.port, int)
+    if config.transport == "rtu_over_tcp":
+        gap = frame_gap(*line) if config.frame_gap is None else config.frame_gap
+        return RtuOverTcpBus(config.host, config.port, timeout=config.timeout, retries=config.retries, gap=gap)
+    return TcpBus(config.host, config.port, timeout=config.timeout, retries=config.retries, gap=config.frame_gap or 0)
+
+
+def make_poller(config: ModbusDeviceConfig, bus: Bus) -> ModbusPoller:
+    profile = profile_of(config)
+    return ModbusPoller(
+        config,
+        bus,
+        profile,
+        unit=config.unit,
+        max_gap=profile.max_gap if config.max_gap is None else config.max_gap,
+        byte_order=config.byte_order or profile.byte_order,
+        backoff_after=config.backoff_after,
+        backoff_max=config.backoff_max,
+    )
 
 
 class ModbusSession(DriverSession):
+    """Every unit on one line shares one bus, hence one queue."""
+
     def __init__(self) -> None:
-        self.endpoints: dict[tuple[str, int], _Endpoint] = {}
+        self.buses: dict[tuple[str, str, int | str], Bus] = {}
 
     def poller(self, config: DeviceConfig) -> DevicePoller:
         assert isinstance(config, ModbusDeviceConfig)
-        key = (config.host, config.port)
-        if key not in self.endpoints:
-            self.endpoints[key] = _Endpoint(config.host, config.port, config.timeout, config.retries)
-        return ModbusPoller(config, self.endpoints[key])
+        key = bus_key(config)
+        if key not in self.buses:
+            self.buses[key] = make_bus(config)
+        return make_poller(config, self.buses[key])
 
     async def close(self) -> None:
-        for endpoint in self.endpoints.values():
-            endpoint.client.close()
+        for bus in self.buses.values():
+            await bus.close()
 
 
 class ModbusDriver(Driver):
@@ -149,59 +159,83 @@ class ModbusDriver(Driver):
     def check_device(self, config: DeviceConfig) -> list[tuple[str, str]]:
         assert isinstance(config, ModbusDeviceConfig)
         try:
-            load_profile(config.profile)
+            profile = profile_of(config)
         except ProfileError as exc:
             if "no Modbus profile" in str(exc):
                 hint = did_you_mean(config.profile, available_profiles())
                 return [("profile", f"unknown Modbus profile '{config.profile}'{hint}")]
             return [("profile", str(exc))]
-        return []
+        problems = []
+        for point in profile.points:
+            address = profile.wire_address(point)
+            if not 0 <= address <= 65536 - point.register_count:
+                problems.append(("profile", f"{'/'.join(point.keys)}: address {point.address} is not a wire address"))
+        return problems
 
     def device_class(self, config: DeviceConfig) -> str:
         assert isinstance(config, ModbusDeviceConfig)
-        return load_profile(config.profile).device_class
+        return profile_of(config).device_class
 
     def entities(self, config: DeviceConfig) -> Sequence[EntityDescription]:
         assert isinstance(config, ModbusDeviceConfig)
-        profile = load_profile(config.profile)
-        return [EntityDescription(p.key, profile.device_class) for p in profile.points]
+        profile = profile_of(config)
+        return [EntityDescription(key, profile.device_class) for p in profile.points for key in p.keys]
 
     def describe(self, config: DeviceConfig) -> str:
         assert isinstance(config, ModbusDeviceConfig)
-        profile = load_profile(config.profile)
-        blocks = plan_reads(profile)
+        profile = profile_of(config)
+        max_gap = profile.max_gap if config.max_gap is None else config.max_gap
+        blocks = plan_reads([(p, profile.wire_address(p)) for p in profile.points], max_gap)
+        if config.transport == "rtu":
+            where = f"rtu {config.port} {config.baudrate} {config.bytesize}{config.parity}{config.stopbits}"
+        else:
+            where = f"{config.transport} {config.host}:{config.port}"
         return (
-            f"modbus {config.transport} {config.host}:{config.port} unit {config.unit}, "
+            f"modbus {where} unit {config.unit}, "
             f"{profile.manufacturer} {profile.model} ({profile.device_class}), "
             f"{len(profile.points)} points in {len(blocks)} requests, every {config.poll_interval:g} s"
         )
 
+    def describe_plan(self, config: DeviceConfig) -> list[str]:
+        """The requests a poll sends, with the wire address of every point (`lvgate check --plan`)."""
+        assert isinstance(config, ModbusDeviceConfig)
+        profile = profile_of(config)
+        max_gap = profile.max_gap if config.max_gap is None else config.max_gap
+        lines = [f"addressing {profile.addressing}, byte order {config.byte_order or profile.byte_order}"]
+        lines += describe_blocks(plan_reads([(p, profile.wire_address(p)) for p in profile.points], max_gap), profile)
+        return lines
+
     def open_session(self) -> DriverSession:
         return ModbusSession()
+
+    # --- technician tools ---------------------------------------------------------------------
+    def add_probe_arguments(self, parser: argparse.ArgumentParser) -> bool:
+        from lvgate.drivers.modbus.probe import add_probe_arguments
+
+        add_probe_arguments(parser)
+        return True
+
+    async def probe(self, args: argparse.Namespace) -> int:
+        from lvgate.drivers.modbus.probe import run_probe
+
+        return await run_probe(args)
 
     def add_simulate_arguments(self, parser: argparse.ArgumentParser) -> bool:
         parser.add_argument(
             "--profile", action="append", required=True, help="profile to serve; repeat for units 1, 2, ..."
         )
         parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=5020)
+        parser.add_argument("--port", type=int, default=5020, help="Modbus TCP port (default 5020)")
+        parser.add_argument("--serial", metavar="PATH", help="serve RTU on this serial device instead of TCP")
+        parser.add_argument(
+            "--pty",
+            metavar="LINK",
+            help="make a pseudo-terminal pair with socat and serve RTU; point the gateway at LINK",
+        )
+        parser.add_argument("--baudrate", type=int, default=9600)
         return True
 
     async def simulate(self, args: argparse.Namespace, stop: asyncio.Event) -> int:
-        from lvgate.drivers.modbus.simulator import start_server, unit_for
-        from lvgate.simulate import is_loopback
+        from lvgate.drivers.modbus.simulator import run_simulator
 
-        if not is_loopback(args.host):
-            print(f"refusing to serve on {args.host}: simulators bind loopback only")
-            return 2
-        try:
-            units = [unit_for(name, index + 1) for index, name in enumerate(args.profile)]
-        except ProfileError as exc:
-            print(exc)
-            return 1
-        server = await start_server(units, host=args.host, port=args.port)
-        for unit in units:
-            print(f"unit {unit.unit}: {unit.profile.profile} on {args.host}:{args.port}", flush=True)
-        await stop.wait()
-        await server.shutdown()  # type: ignore[no-untyped-call]
-        return 0
+        return await run_simulator(args, stop)

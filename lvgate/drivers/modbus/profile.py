@@ -18,7 +18,7 @@ from lvgate.mqtt_schema.vocabulary import vocabulary
 from lvgate.paths import profile_dir
 
 Table = Literal["holding", "input", "coil", "discrete"]
-DataType = Literal["bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
+DataType = Literal["bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"]
 ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 Addressing = Literal["wire", "one_based", "modicon"]
 
@@ -34,11 +34,11 @@ def _decimals_of(number: float) -> int:
 
 
 class Point(BaseModel):
-    """One entity read from one place of the device's register map."""
+    """One place of the device's register map and the entity (or flags) it yields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    key: str
+    key: str | None = Field(default=None, description="vocabulary key; omitted when `flags` name the bits")
     table: Table = "holding"
     address: int = Field(ge=0, description="as the profile's `addressing` numbers it")
     type: DataType = "uint16"
@@ -50,6 +50,29 @@ class Point(BaseModel):
     invalid: tuple[int, ...] = Field(default=(), description="raw values that mean 'no value'")
     map: dict[int, str | bool | float] | None = Field(default=None, description="raw value -> published value")
     map_default: str | bool | float | None = None
+    flags: dict[int, str] | None = Field(default=None, description="bitfield: bit number -> vocabulary key")
+    length: int | None = Field(default=None, ge=1, le=125, description="registers of a string")
+    valid_range: tuple[float, float] | None = Field(default=None, description="outside it: quality uncertain")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Point:
+        if (self.key is None) == (self.flags is None):
+            raise ValueError("a point has either `key` or `flags` (a bitfield), not both and not neither")
+        if self.type == "string" and self.length is None:
+            raise ValueError("a string point needs `length` (in registers)")
+        if self.type != "string" and self.length is not None:
+            raise ValueError("`length` is only for strings")
+        if self.flags and (self.type.startswith("float") or self.type == "string"):
+            raise ValueError("`flags` need an integer type")
+        width = 16 * REGISTER_COUNT.get(self.type, 1)
+        for bit in [*(self.flags or {}), *([self.bit] if self.bit is not None else [])]:
+            if not 0 <= bit < width:
+                raise ValueError(f"bit {bit} is outside a {self.type}")
+        return self
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.flags.values()) if self.flags else (self.key or "",)
 
     @property
     def decimals(self) -> int:
@@ -61,7 +84,9 @@ class Point(BaseModel):
 
     @property
     def register_count(self) -> int:
-        return 1 if self.table in ("coil", "discrete") else REGISTER_COUNT[self.type]
+        if self.table in ("coil", "discrete"):
+            return 1
+        return self.length if self.type == "string" and self.length else REGISTER_COUNT[self.type]
 
 
 class ModbusProfile(BaseModel):
@@ -72,9 +97,12 @@ class ModbusProfile(BaseModel):
     manufacturer: str
     model: str
     source: str = Field(description="the vendor document the register map was written from")
+    firmware_notes: str | None = Field(default=None, description="page in firmware_notes/ about this family")
     addressing: Addressing = "wire"
     byte_order: ByteOrder = "ABCD"
     max_gap: int = Field(default=8, ge=0, le=124, description="unused registers a merged read may span")
+    device_id: bool = Field(default=True, description="ask function 43/14 (device identification)")
+    identity: tuple[Point, ...] = Field(default=(), description="asset-list fields (key: model, serial ...)")
     points: tuple[Point, ...]
 
     @model_validator(mode="after")
@@ -84,8 +112,26 @@ class ModbusProfile(BaseModel):
             raise ValueError(f"device_class '{self.device_class}' is not in the vocabulary")
         known = classes[self.device_class].entities
         for point in self.points:
-            if point.key not in known:
-                raise ValueError(f"entity key '{point.key}' is not in the vocabulary of '{self.device_class}'")
+            for key in point.keys:
+                if key not in known:
+                    raise ValueError(f"entity key '{key}' is not in the vocabulary of '{self.device_class}'")
+                kind = known[key]
+                if point.flags and kind.type != "bool":
+                    raise ValueError(f"flag '{key}' must be a bool entity, the vocabulary says {kind.type}")
+                if point.type == "string":
+                    raise ValueError(f"'{key}': strings go to `identity`, entities are numbers, flags or states")
+                if kind.type == "enum" and point.map is not None:
+                    states = [*point.map.values(), *([point.map_default] if point.map_default is not None else [])]
+                    for state in states:
+                        if state not in kind.states:
+                            raise ValueError(f"'{key}': state '{state}' is not one of {list(kind.states)}")
+        for point in self.identity:
+            if point.type != "string" and point.map is None:
+                raise ValueError(f"identity field '{point.key}' must be a string or a map")
+        keys = [key for point in self.points for key in point.keys]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ValueError(f"entity keys mapped twice: {duplicates}")
         return self
 
     def wire_address(self, point: Point) -> int:
@@ -99,6 +145,9 @@ class ModbusProfile(BaseModel):
         prefix = {"holding": 4, "input": 3, "discrete": 1, "coil": 0}[point.table]
         span = 100000 if point.address >= 100000 else 10000
         return point.address - (prefix * span + 1)
+
+
+CUSTOM = "custom"
 
 
 def profile_path(name: str) -> Path:
@@ -123,4 +172,4 @@ def load_profile(name: str) -> ModbusProfile:
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in profile_dir("modbus").glob("*.yaml"))
+    return sorted([CUSTOM, *(p.stem for p in profile_dir("modbus").glob("*.yaml"))])
