@@ -17,9 +17,13 @@ one written for it with its output. A failing benchmark is reported and the othe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +38,9 @@ QUICK: dict[str, tuple[list[str], float]] = {
     "soak": ([], 300),
     "access_latency": (["--events", "100"], 120),
     "reachability": (["--targets", "200", "--rounds", "3"], 120),
+    "collector_ingest": (["--messages", "2000"], 150),
+    "mqtt_schema_validate": (["--messages", "5000", "--rounds", "3"], 90),
+    "snmp_poll": (["--runs", "3"], 120),
 }
 DEFAULT_LIMIT_S = 120.0
 # Longest first matters less than predictability: a fixed order, ours last-but-one, report last.
@@ -56,12 +63,26 @@ def run_one(name: str, extra: list[str], soak_minutes: float | None) -> dict[str
     command = [sys.executable, "-m", f"bench.{name}", *args]
     print(f"bench: {name}: {' '.join(command[1:])} (limit {limit:g} s)", flush=True)
     started = time.monotonic()
-    try:
-        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=limit, check=False)
-        status, output = done.returncode, (done.stdout + done.stderr)
-    except subprocess.TimeoutExpired as exc:
-        status = -1
-        output = f"stopped after {limit:g} s\n" + str(exc.stdout or "") + str(exc.stderr or "")
+    # Its own session and an output file, not pipes: on timeout the whole group (brokers,
+    # databases it started) is killed, and no grandchild holding a pipe can hang the harness.
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            status = proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            status = -1
+        out.seek(0)
+        output = out.read()
+    if status == -1:
+        output = f"stopped after {limit:g} s\n{output}"
     took = time.monotonic() - started
     wrote = result_file.exists() and result_file.stat().st_mtime != before
     if status == 0 and not wrote:

@@ -271,6 +271,8 @@ class Subscriber:
         arrived_ms = time.time() * 1000
         if message.retain or message.topic.endswith("/bridge/info"):
             self.retained[message.topic] = bytes(message.payload)
+        if message.retain:
+            return  # left over from an earlier run (modbus2mqtt retains every value): not this run's reading
         try:
             count, stamp = self.parser(message.topic, bytes(message.payload))
         except (ValueError, KeyError, TypeError):
