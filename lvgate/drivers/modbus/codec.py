@@ -88,9 +88,11 @@ def is_plausible_float(value: float, data_type: str) -> bool:
 
 
 def _scaled(point: Point, raw: int | float, value_type: str) -> Value:
-    value = raw * point.scale + point.offset
+    # Unscaled integers stay exact (a 64-bit counter does not fit a float's 53 bits).
+    unscaled = isinstance(raw, int) and point.scale == 1 and point.offset == 0
+    value = raw if unscaled else raw * point.scale + point.offset
     if value_type == "int":
-        return round(value)
+        return value if isinstance(value, int) else round(value)
     if isinstance(raw, float):  # a float register keeps its own precision unless told otherwise
         return float(value if point.precision is None else round(value, point.precision))
     return float(round(value, point.decimals))

@@ -11,7 +11,6 @@ requests, the one reading the fewest registers wins (less bus time).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -79,26 +78,18 @@ def spans_of(located: Iterable[tuple[Point, int]]) -> list[Span]:
                 end = max(end, address + point.register_count)
                 continue
             if current:
-                spans.append(Span(table, start, end, tuple(current)))
+                spans.extend(_span(table, start, end, current))
             current, start, end = [(point, address)], address, address + point.register_count
         if current:
-            spans.append(Span(table, start, end, tuple(current)))
+            spans.extend(_span(table, start, end, current))
     return spans
 
 
-def _group_ok(spans: Sequence[Span], gap: int, limit: int, learned: Learned) -> bool:
-    first, table = spans[0], spans[0].table
-    end = max(s.end for s in spans)
-    if end - first.start > limit:
-        return False
-    if len(spans) > 1 and any((table, s.start) in learned.lonely for s in spans):
-        return False
-    for before, after in itertools.pairwise(spans):
-        if after.start - before.end > gap:
-            return False
-        if any((table, address) in learned.holes for address in range(before.end, after.start)):
-            return False
-    return True
+def _span(table: str, start: int, end: int, points: list[tuple[Point, int]]) -> list[Span]:
+    if end - start <= limit_of(table) or len(points) == 1:
+        return [Span(table, start, end, tuple(points))]
+    # Overlapping points too long for one request: read each on its own.
+    return [Span(table, a, a + p.register_count, ((p, a),)) for p, a in points]
 
 
 def plan_spans(spans: Sequence[Span], max_gap: int, learned: Learned | None = None) -> list[ReadBlock]:
@@ -110,16 +101,24 @@ def plan_spans(spans: Sequence[Span], max_gap: int, learned: Learned | None = No
     for table, runs in tables.items():
         gap, limit = gap_of(table, max_gap), limit_of(table)
         n = len(runs)
+        # joinable[k]: spans k and k+1 may share a request (short gap, no learned hole between)
+        joinable = [
+            runs[k + 1].start - runs[k].end <= gap
+            and not any((table, a) in learned.holes for a in range(runs[k].end, runs[k + 1].start))
+            for k in range(n - 1)
+        ]
+        lonely = [(table, s.start) in learned.lonely for s in runs]
         # best[i] = (requests, registers read, start of the last group) for the first i spans
         best: list[tuple[int, int, int]] = [(0, 0, 0)] + [(n + 1, 0, 0)] * n
         for i in range(1, n + 1):
+            end = runs[i - 1].end
             for j in range(i - 1, -1, -1):
-                group = runs[j:i]
-                if group[-1].end - group[0].start > limit:
-                    break  # longer groups only grow
-                if not _group_ok(group, gap, limit, learned):
-                    continue
-                candidate = (best[j][0] + 1, best[j][1] + group[-1].end - group[0].start, j)
+                end = max(end, runs[j].end)
+                if j < i - 1 and (not joinable[j] or lonely[j] or lonely[i - 1]):
+                    break  # a valid group stays valid when cut, so no longer group can be valid
+                if end - runs[j].start > limit:
+                    break
+                candidate = (best[j][0] + 1, best[j][1] + end - runs[j].start, j)
                 if candidate[:2] < best[i][:2]:
                     best[i] = candidate
         i, groups = n, []
@@ -128,8 +127,8 @@ def plan_spans(spans: Sequence[Span], max_gap: int, learned: Learned | None = No
             groups.append(runs[j:i])
             i = j
         for group in reversed(groups):
-            start, end = group[0].start, max(s.end for s in group)
-            blocks.append(ReadBlock(table, start, end - start, tuple(p for s in group for p in s.points)))
+            start, stop = group[0].start, max(s.end for s in group)
+            blocks.append(ReadBlock(table, start, stop - start, tuple(p for s in group for p in s.points)))
     return blocks
 
 
