@@ -62,7 +62,7 @@ def decode(point: Point, words: list[int], value_type: str = "float", order: str
     ],
 )  # fmt: skip
 def test_every_type_in_every_order(data_type: str, value: float, order: str) -> None:
-    point = Point(address=0, key="x", type=data_type, byte_order=order)  # type: ignore[arg-type]
+    point = Point(address=0, key="x", type=data_type, byte_order=order)
     got, quality = decode(point, wire_words(value, data_type, order), "int" if "int" in data_type else "float")
     assert quality is Quality.GOOD
     assert got == value
@@ -106,7 +106,7 @@ def test_nan_and_denormal_floats_are_implausible(order: str) -> None:
     assert decode(point, wire_words(math.nan, "float32", order)) == (None, Quality.UNCERTAIN)
     assert decode(point, wire_words(math.inf, "float32", order)) == (None, Quality.UNCERTAIN)
     tiny = struct.unpack(">f", bytes([0, 0, 0, 1]))[0]  # the smallest denormal
-    value, quality = decode(point, wire_words(tiny, "float32", order))
+    _, quality = decode(point, wire_words(tiny, "float32", order))
     assert quality is Quality.UNCERTAIN
     assert decode(point, wire_words(0.0, "float32", order)) == (0.0, Quality.GOOD)
 
@@ -177,7 +177,7 @@ def test_round_trip_every_type_and_order(typed: tuple[str, float], order: str) -
     data_type, value = typed
     words = encode_number(value, data_type, order)
     assert words == wire_words(value, data_type, order)
-    point = Point(address=0, key="x", type=data_type, byte_order=order)  # type: ignore[arg-type]
+    point = Point(address=0, key="x", type=data_type, byte_order=order)
     value_type = "int" if "int" in data_type else "float"
     got, quality = decode(point, words, value_type)
     assert quality is Quality.GOOD

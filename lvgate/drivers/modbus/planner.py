@@ -143,11 +143,13 @@ def one_per_point(located: Iterable[tuple[Point, int]]) -> list[ReadBlock]:
 
 
 def split_block(block: ReadBlock) -> tuple[ReadBlock, ReadBlock] | None:
-    """The two halves of a merged block, cut between spans; None if it is one span."""
+    """The two parts of a merged block, cut at its widest stretch of unused registers (where a
+    refused address most likely is); None if it is one span."""
     spans = spans_of(block.points)
     if len(spans) < 2:
         return None
-    middle = len(spans) // 2
+    gaps = [(spans[k + 1].start - spans[k].end, -abs(2 * (k + 1) - len(spans)), k + 1) for k in range(len(spans) - 1)]
+    middle = max(gaps)[2]
 
     def joined(part: Sequence[Span]) -> ReadBlock:
         start, end = part[0].start, max(s.end for s in part)

@@ -100,8 +100,8 @@ class ModbusPoller(DevicePoller):
                     failed_blocks += 1
         except TimeoutError as exc:
             self._failed("timeout", f"unit {self.unit} on {self.bus.name} did not answer ({exc})")
-        except LinkError as exc:
-            self._failed("link_down", str(exc))
+        except LinkError as exc:  # the port, not the unit: the bus retries opening it on its own schedule
+            raise DeviceError(device, "link_down", str(exc)) from exc
         except FrameError as exc:
             self._failed("bad_frame", f"unit {self.unit} on {self.bus.name}: {exc}")
         if (len(self.learned.holes), len(self.learned.lonely)) != learned_before:
