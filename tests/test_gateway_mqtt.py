@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from lvgate.mqtt_schema.validate import validate_message
 from tests.gateway_harness import (
     CountingSensor,
     collector_yaml,
@@ -182,6 +183,7 @@ async def test_bridge_requests_answer_with_the_transaction(
                     predicate=lambda m: m.payload not in seen,
                 )
                 seen.add(message.payload)
+                assert validate_message("lvgate", message.topic, message.payload) == []
                 return dict(json.loads(message.payload))
 
             seen: set[bytes] = set()

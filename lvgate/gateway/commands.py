@@ -77,10 +77,8 @@ class Commands:
             raise RequestError(f"no device '{wanted}' on this gateway")
         targets = [r for r in gateway.devices.values() if r.poller.polled and wanted in (None, r.config.id)]
         results = await asyncio.gather(*(gateway.poll_once(r) for r in targets))
-        return {
-            r.config.id: {"readings": len(found), "online": r.stats.online}
-            for r, found in zip(targets, results, strict=True)
-        }
+        polled = zip(targets, results, strict=True)
+        return {"devices": {r.config.id: {"readings": len(found), "online": r.stats.online} for r, found in polled}}
 
     async def reload_config(self, request: dict[str, Any]) -> dict[str, Any]:
         from lvgate.gateway.config import load_gateway_config

@@ -336,7 +336,9 @@ class Gateway:
         if not runtime.latest or not self.link.connected.is_set():
             return
         body = payloads.state(runtime.config.id, runtime.latest, runtime.device_class)
-        self.link.publish(self.topics.device(runtime.config.id, "state"), payloads.dumps(body), retain=True)
+        # QoS 0: a snapshot the next poll replaces, re-sent after every reconnect anyway; the
+        # measurements themselves travel on telemetry with QoS 1 through the disk queue.
+        self.link.publish(self.topics.device(runtime.config.id, "state"), payloads.dumps(body), qos=0, retain=True)
 
     # --- polling -------------------------------------------------------------------------------
     async def _poll_forever(self, runtime: DeviceRuntime) -> None:
