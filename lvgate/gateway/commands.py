@@ -60,9 +60,12 @@ class Commands:
 
     @staticmethod
     def _response(transaction: Any, *, data: Any = None, error: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "status": "error" if error else "ok"}
-        if transaction is not None:
-            body["transaction"] = transaction
+        # transaction is null when the request could not be read far enough to find it
+        body: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "transaction": transaction if isinstance(transaction, str | int) else None,
+            "status": "error" if error else "ok",
+        }
         if error:
             body["error"] = error
         else:
