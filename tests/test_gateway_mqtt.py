@@ -183,7 +183,8 @@ async def test_bridge_requests_answer_with_the_transaction(
                     predicate=lambda m: m.payload not in seen,
                 )
                 seen.add(message.payload)
-                assert validate_message("lvgate", message.topic, message.payload) == []
+                if command != "explode":  # an unknown command has no schema of its own
+                    assert validate_message("lvgate", message.topic, message.payload) == []
                 return dict(json.loads(message.payload))
 
             seen: set[bytes] = set()
