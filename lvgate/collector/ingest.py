@@ -38,6 +38,8 @@ class BatchResult:
     rejected: int = 0
     events_new: int = 0
     alarm_devices: set[DeviceKey] = field(default_factory=set)
+    devices: dict[DeviceKey, tuple[DeviceContext, int]] = field(default_factory=dict)
+    latest: dict[tuple[str, str, str], tuple[int, str, str, str | None]] = field(default_factory=dict)
 
 
 def dead_letter(central: CentralDb, topic: str, payload: bytes, reason: str, now_ms: int, collector: str) -> None:
@@ -86,9 +88,26 @@ class Ingest:
                     dead_letter(self.central, queued.topic, queued.payload, str(exc), now_ms, self.collector_id)
                     continue
                 result.points.extend(points)
+            self._flush_latest(db, result)
             if self.book is not None and inputs:
                 result.alarm_devices = self.book.apply(inputs)
         return result
+
+    @staticmethod
+    def _flush_latest(db: Any, result: BatchResult) -> None:
+        """One upsert per device and per entity for the whole batch (not one per point)."""
+        db.executemany(
+            "INSERT INTO devices(gateway, device, site, room, device_class, last_seen_ms) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(gateway, device) DO UPDATE SET site = excluded.site, room = excluded.room, "
+            "device_class = excluded.device_class, last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
+            [(g, d, c.site, c.room, c.device_class, ts) for (g, d), (c, ts) in result.devices.items()],
+        )
+        db.executemany(
+            "INSERT INTO latest(gateway, device, entity, ts_ms, value, quality, unit) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT(gateway, device, entity) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value, "
+            "quality = excluded.quality, unit = excluded.unit WHERE excluded.ts_ms > latest.ts_ms",
+            [(*key, *row) for key, row in result.latest.items()],
+        )
 
     def _record(self, db: Any, message: Message, points: list[Point], inputs: list[Input], result: BatchResult) -> None:
         body, gateway = message.body, message.gateway
@@ -96,22 +115,17 @@ class Ingest:
             device = body["device"]
             ctx = DeviceContext(gateway, device, body["device_class"], body["site"], body["room"])
             last = max((p.ts_ms for p in points), default=parse_iso_ms(body["ts"]))
-            db.execute(
-                "INSERT INTO devices(gateway, device, site, room, device_class, last_seen_ms) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(gateway, device) DO UPDATE SET site = excluded.site, room = excluded.room, "
-                "device_class = excluded.device_class, last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms)",
-                (gateway, device, ctx.site, ctx.room, ctx.device_class, last),
-            )
+            seen = result.devices.get((gateway, device))
+            if seen is None or seen[1] < last:
+                result.devices[(gateway, device)] = (ctx, last)
             for point in points:
                 entity = point.tags["entity"]
                 value = point.value
-                db.execute(
-                    "INSERT INTO latest(gateway, device, entity, ts_ms, value, quality, unit) VALUES (?,?,?,?,?,?,?) "
-                    "ON CONFLICT(gateway, device, entity) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value, "
-                    "quality = excluded.quality, unit = excluded.unit WHERE excluded.ts_ms > latest.ts_ms",
-                    (gateway, device, entity, point.ts_ms, json.dumps(value), str(point.fields.get("quality", "good")),
-                     point.tags.get("unit")),
-                )  # fmt: skip
+                key = (gateway, device, entity)
+                known = result.latest.get(key)
+                if known is None or known[0] < point.ts_ms:
+                    quality = str(point.fields.get("quality", "good"))
+                    result.latest[key] = (point.ts_ms, json.dumps(value), quality, point.tags.get("unit"))
                 if value is not None and "quality" not in point.fields:
                     inputs.append(ValueInput(ctx, entity, value, point.ts_ms))
         elif message.leaf == "availability":
