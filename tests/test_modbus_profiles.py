@@ -55,7 +55,7 @@ async def test_simulator_serves_every_profile_without_errors(name: str) -> None:
         assert all(r.quality is Quality.GOOD for r in readings), [r for r in readings if r.quality != "good"]
     finally:
         await session.close()
-        await server.shutdown()
+        await server.shutdown()  # type: ignore[no-untyped-call]
 
 
 def _frame_words(frame_id: str) -> tuple[int, int, list[int], dict[str, float]]:

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from lvgate.drivers.base import (
     DeviceConfig,
@@ -62,16 +63,26 @@ class ModbusDeviceConfig(DeviceConfig):
 
     @field_validator("port", mode="before")
     @classmethod
-    def _numeric_port(cls, value: Any) -> Any:
-        # ${VAR} substitutions arrive as text; a TCP port is still a number.
-        return int(value) if isinstance(value, str) and value.isdigit() else value
+    def _port_fits_transport(cls, value: Any, info: ValidationInfo) -> Any:
+        """A TCP port number, or for rtu a device path; errors stay on the `port` line."""
+        if info.data.get("transport") == "rtu":
+            if not isinstance(value, str) or not value.startswith("/"):
+                raise ValueError("transport rtu needs the serial device in `port`, e.g. /dev/serial/by-id/...")
+            return value
+        if isinstance(value, str) and value.strip().isdigit():  # ${VAR} substitutions arrive as text
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PydanticCustomError("int_parsing", "Input should be a valid integer")
+        if value < 1:
+            raise PydanticCustomError("greater_than_equal", "Input should be >= 1", {"ge": 1})
+        if value > 65535:
+            raise PydanticCustomError("less_than_equal", "Input should be <= 65535", {"le": 65535})
+        return value
 
     @model_validator(mode="after")
     def _transport_fits(self) -> ModbusDeviceConfig:
-        if self.transport == "rtu" and not isinstance(self.port, str):
-            raise ValueError("transport rtu needs `port: /dev/...` (the serial device), not a TCP port number")
-        if self.transport != "rtu" and not (isinstance(self.port, int) and 1 <= self.port <= 65535):
-            raise ValueError(f"transport {self.transport} needs a TCP port number 1..65535 in `port`")
+        if self.transport == "rtu" and not isinstance(self.port, str):  # the default 502 is a TCP port
+            raise ValueError("transport rtu needs the serial device in `port`, e.g. /dev/serial/by-id/...")
         custom_keys = [k for k in ("device_class", "addressing", "points") if getattr(self, k) is not None]
         if self.profile == CUSTOM:
             if self.points is None or self.device_class is None:
