@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,13 +24,14 @@ async def test_dashboard_queries_find_collector_points(influxdb: InfluxDB1, infl
     dashboard = json.loads((GRAFANA / "dashboards" / "lvgate.json").read_text(encoding="utf-8"))
     writer = InfluxWriter(influxdb.url, api="v1", database=influxdb_database)
     try:
-        for device, device_class, readings in [
+        samples: list[tuple[str, str, dict[str, Any]]] = [
             ("env-1", "env_sensor", {"temperature": 24.5, "humidity": 40.0}),
             ("ups-1", "ups", {"load": 30.0, "battery_charge": 100.0, "battery_runtime": 3600.0, "input_voltage": 230.0,
                               "output_voltage": 229.0, "on_battery": False}),
             ("sw-1", "switch", {"psu_status": "normal", "fan_status": "normal"}),
             ("host-1", "host", {"reachable": True, "rtt": 0.4}),
-        ]:  # fmt: skip
+        ]  # fmt: skip
+        for device, device_class, readings in samples:
             await writer.write(telemetry_points(json.loads(telemetry(device, device_class, iso(T0), readings))))
     finally:
         await writer.close()
