@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 from pathlib import Path
 
@@ -64,6 +65,8 @@ async def test_api_auth_alarms_devices_history(tmp_path: Path, mqtt_broker: Mosq
             async with httpx.AsyncClient(base_url=base) as http:
                 schema = (await http.get("/openapi.json")).json()
                 assert {"/api/alarms", "/api/devices", "/api/history", "/api/dead-letters"} <= set(schema["paths"])
+                # The maintenance records are mounted on the same app, behind the same auth.
+                assert any(p.startswith("/api/maintenance/") for p in schema["paths"])
 
                 async def one_alarm() -> list[dict[str, object]]:
                     return list((await http.get("/api/alarms")).json())
@@ -71,6 +74,11 @@ async def test_api_auth_alarms_devices_history(tmp_path: Path, mqtt_broker: Mosq
                 alarms = await wait_for_async(one_alarm, timeout=15, what="the alarm in the API")
                 assert [(a["rule"], a["level"], a["state"]) for a in alarms] == [("hot", "II", "raised")]
                 alarm_id = alarms[0]["id"]
+                # The level II alarm has its fault record in the maintenance routes of the same app.
+                month = time.strftime("%Y-%m", time.gmtime(t0 / 1000))
+                faults = await http.get("/api/maintenance/faults", params={"month": month})
+                assert faults.status_code == 200, faults.text
+                assert len(faults.json()) == 1, faults.json()
                 assert alarms[0]["clocks"]["response"]["due_ms"] == alarms[0]["raised_ms"] + 30 * 60_000  # type: ignore[index,operator]
 
                 # Loopback may read without a token, but not act; a wrong token may do nothing.

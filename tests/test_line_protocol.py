@@ -89,3 +89,10 @@ def test_bad_quality_without_value_keeps_the_point_with_its_quality() -> None:
     message = _message(None)
     message["readings"] = {"battery_charge": {"v": None, "q": "bad"}}
     assert telemetry_points(message)[0].fields == {"quality": "bad"}
+
+
+def test_per_sensor_keys_take_the_type_and_unit_of_their_base_key() -> None:
+    message = _message(41.5, key="temperature.1010", device_class="switch")
+    point = telemetry_points(message)[0]
+    assert point.fields == {"value": 41.5}
+    assert point.tags["entity"] == "temperature.1010" and point.tags["unit"] == "°C"

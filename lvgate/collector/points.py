@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lvgate.mqtt_schema.payloads import parse_iso_ms
-from lvgate.mqtt_schema.vocabulary import vocabulary
+from lvgate.mqtt_schema.vocabulary import entity_kind, vocabulary
 
 FieldValue = float | bool | str
 
@@ -73,9 +73,10 @@ def telemetry_points(message: dict[str, Any]) -> list[Point]:
         raise PayloadError(f"unknown device class '{device_class}'")
     points: list[Point] = []
     for key, entry in readings.items():
-        kind = known.entities.get(key)
-        if kind is None:
-            raise PayloadError(f"entity '{key}' is not in the vocabulary of '{device_class}'")
+        try:
+            kind = entity_kind(device_class, key)  # per-sensor keys like psu_status.7402 included
+        except KeyError:
+            raise PayloadError(f"entity '{key}' is not in the vocabulary of '{device_class}'") from None
         try:
             field = _field_for(kind.type, entry.get("v"))
         except PayloadError as exc:

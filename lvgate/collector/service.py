@@ -89,6 +89,10 @@ class Collector:
             load_rules([config.resolve(p) for p in settings.alarms.rules]) if settings.alarms.enabled else RuleFile()
         )
         self.book = AlarmBook(self.central, rules)
+        # Inspection records, fault records, assets and monthly reports over the same database.
+        from lvgate.collector.maintenance.service import Maintenance
+
+        self.maintenance = Maintenance.for_collector(self)
         self.ingest = Ingest(
             self.central,
             self.book if settings.alarms.enabled else None,
@@ -265,6 +269,12 @@ class Collector:
         tasks = [asyncio.create_task(self._drain_forever(), name="drain")]
         if settings.alarms.enabled:
             tasks.append(asyncio.create_task(self._tick_forever(), name="alarm-tick"))
+            from lvgate.collector.maintenance.clock import SystemClock
+            from lvgate.collector.maintenance.scheduler import run_schedule
+
+            reports = self.config.resolve(settings.state_dir) / "reports"
+            schedule = run_schedule(self.maintenance, SystemClock(), out_dir=reports)
+            tasks.append(asyncio.create_task(schedule, name="maintenance"))
         api = None
         if settings.api.enabled:
             from lvgate.collector.api.server import ApiServer

@@ -308,4 +308,8 @@ def build_app(collector: Collector, auth: TokenAuth) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
+    # --- maintenance records (inspections, faults, assets, monthly report) ----------------------
+    from lvgate.collector.maintenance.api import build_router
+
+    app.include_router(build_router(collector.maintenance, now=now, read=[Depends(_reader)], write=[Depends(_writer)]))
     return app
