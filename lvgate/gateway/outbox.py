@@ -29,19 +29,28 @@ class Outbox:
         self._wake = asyncio.Event()
         self._caught_up = False  # every queued message has been handed to the connection
         self._acked: list[int] = []  # queue ids acknowledged, deleted once per event-loop turn
+        self._pending: list[tuple[str, bytes, Priority]] = []  # put, committed at the end of this turn
         self.published = 0
 
     def put(self, topic: str, payload: bytes, priority: Priority = Priority.HISTORY) -> None:
-        """Queue a message: it is on disk (committed) when this returns, so even a SIGKILL
-        right after a poll loses nothing that poll measured.
+        """Queue a message. It is committed to disk in one transaction with every other message
+        put during the same event-loop turn (devices polled together cost one commit), before
+        anything is handed to the broker."""
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.commit)
+        self._pending.append((topic, payload, priority))
 
-        When nothing older is waiting, the message goes straight to the connection too,
-        sparing a read back from disk; order is kept because nothing was skipped.
-        """
-        [queue_id] = self.queue.put_many([(topic, payload, priority)], in_flight_up_to=self._sent_up_to)
-        if self._caught_up and self.link.connected.is_set() and len(self._inflight) < self.window:
-            self._inflight[self.link.publish(topic, payload, qos=1)] = queue_id
-            self._sent_up_to = queue_id
+    def commit(self) -> None:
+        """Write what was put to disk; when nothing older waits, hand it straight to the
+        connection too, sparing a read back from disk (order is kept: nothing was skipped)."""
+        if not self._pending:
+            return
+        items, self._pending = self._pending, []
+        ids = self.queue.put_many(items, in_flight_up_to=self._sent_up_to)
+        if self._caught_up and self.link.connected.is_set() and len(self._inflight) + len(ids) <= self.window:
+            for (topic, payload, _), queue_id in zip(items, ids, strict=True):
+                self._inflight[self.link.publish(topic, payload, qos=1)] = queue_id
+                self._sent_up_to = queue_id
             return
         self._caught_up = False
         self._wake.set()
@@ -69,6 +78,7 @@ class Outbox:
     async def drain(self, timeout: float) -> bool:
         """Wait until everything queued is acknowledged (True) or ``timeout`` passes (False)."""
         deadline = time.monotonic() + timeout
+        self.commit()
         while self.depth or self._inflight:
             self._delete_acked()
             if not (self.depth or self._inflight):
@@ -81,7 +91,7 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        return len(self.queue)
+        return len(self.queue) + len(self._pending)
 
     async def run(self) -> None:
         tokens = self.max_rate
