@@ -63,7 +63,12 @@ class DiskQueue:
         return int(self._depth)
 
     def put_many(
-        self, items: Iterable[tuple[str, bytes, Priority]], now_ms: int | None = None, *, in_flight_up_to: int = 0
+        self,
+        items: Iterable[tuple[str, bytes, Priority]],
+        now_ms: int | None = None,
+        *,
+        in_flight_up_to: int = 0,
+        protect_new: bool = False,
     ) -> list[int]:
         """Append messages in order; returns their ids (monotonic, never reused).
 
@@ -80,7 +85,10 @@ class DiskQueue:
                 )
                 ids.append(int(cursor.lastrowid or 0))
             self._depth += len(ids)
-            self._enforce_bounds(created, in_flight_up_to)
+            # Messages about to be handed over (``protect_new``) count as in flight: should only
+            # in-flight messages be left to drop, the queue stays over its bound until acked.
+            below = ids[0] if protect_new and ids else 2**63 - 1
+            self._enforce_bounds(created, in_flight_up_to, below_id=below)
         return ids
 
     def peek(self, limit: int, after_id: int = 0) -> list[QueuedMessage]:
@@ -110,7 +118,7 @@ class DiskQueue:
     def close(self) -> None:
         self._db.close()
 
-    def _enforce_bounds(self, now_ms: int, in_flight_up_to: int) -> None:
+    def _enforce_bounds(self, now_ms: int, in_flight_up_to: int, below_id: int) -> None:
         too_old = self._db.execute(
             "DELETE FROM queue WHERE priority = ? AND created_ms < ? AND id > ?",
             (int(Priority.HISTORY), now_ms - self.max_age_ms, in_flight_up_to),
@@ -125,8 +133,8 @@ class DiskQueue:
                 break
             gone = self._db.execute(
                 "DELETE FROM queue WHERE id IN"
-                " (SELECT id FROM queue WHERE priority = ? AND id > ? ORDER BY id LIMIT ?)",
-                (int(priority), in_flight_up_to, excess),
+                " (SELECT id FROM queue WHERE priority = ? AND id > ? AND id < ? ORDER BY id LIMIT ?)",
+                (int(priority), in_flight_up_to, below_id, excess),
             ).rowcount
             self._count(counter, gone)
             self._depth -= gone

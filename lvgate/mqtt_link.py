@@ -1,17 +1,22 @@
-"""One MQTT connection, owned by paho's network thread, bridged into asyncio.
+"""One MQTT connection, driven by the asyncio event loop.
 
-paho-mqtt 2.x is the single reconnect owner (capped back-off); every callback hands its
-work to the event loop and logs, never swallows, what goes wrong inside it. Used by the
-gateway (publishing) and the collector (subscribing).
+paho-mqtt 2.x does the protocol; its socket is served by the event loop (add_reader /
+add_writer, as aiomqtt does) instead of a network thread, so a publish is a direct write and
+an acknowledgement a direct callback: no thread hand-offs on the hot path of a gateway.
+One task owns (re)connecting, with capped exponential back-off and jitter; only the blocking
+connect itself (TCP + TLS handshake) runs in a worker thread. Every callback logs, never
+swallows, what goes wrong inside it. Used by the gateway (publishing) and the collector
+(subscribing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,8 +73,6 @@ class MqttLink:
             kwargs["clean_session"] = settings.clean_start
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
         self.client.max_inflight_messages_set(200)
-        # A little jitter so a room of gateways does not reconnect in lockstep after a broker restart.
-        self.client.reconnect_delay_set(min_delay=1, max_delay=int(20 + random.uniform(0, 10)))
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password)
         if settings.ca_file or settings.cert_file:
@@ -87,11 +90,18 @@ class MqttLink:
         self.client.on_disconnect = self._handle_disconnect
         self.client.on_message = self._handle_message
         self.client.on_publish = self._handle_publish
-        self.client.on_connect_fail = self._handle_connect_fail
+        self.client.on_socket_open = self._socket_open
+        self.client.on_socket_close = self._socket_close
+        self.client.on_socket_register_write = self._want_write
+        self.client.on_socket_unregister_write = self._done_writing
+        self._lost = asyncio.Event()
+        self._owner: asyncio.Task[None] | None = None
+        self._thread_id = threading.get_ident()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._thread_id = threading.get_ident()
         properties = None
         if self.settings.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -100,16 +110,108 @@ class MqttLink:
         if self.settings.protocol == "5":
             connect_kwargs["clean_start"] = self.settings.clean_start
         self.client.connect_async(self.settings.host, self.settings.port, **connect_kwargs)
-        self.client.loop_start()
+        self._owner = asyncio.create_task(self._own_connection(), name="mqtt-connection")
+
+    async def _own_connection(self, max_delay: float = 30.0) -> None:
+        """Connect, serve, and reconnect after a loss: the one owner of the connection."""
+        delay = 1.0
+        while not self.stopping:
+            self._lost.clear()
+            try:
+                await asyncio.to_thread(self.client.reconnect)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                error = f"cannot connect to {self.settings.host}:{self.settings.port}: {_describe(exc)}"
+                if error != self.last_error:  # say it once, not at every retry
+                    log.error("MQTT %s", error)
+                self.last_error = error
+                # Jitter, so that a room of gateways does not come back in lockstep after a broker restart.
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, max_delay)
+                continue
+            connects_before = self.connect_count
+            misc = asyncio.create_task(self._keepalive(), name="mqtt-keepalive")
+            try:
+                await self._lost.wait()
+            finally:
+                misc.cancel()
+            if self.stopping:
+                break
+            # A working connection that broke comes back soon; a refusing broker is not hammered.
+            delay = 1.0 if self.connect_count > connects_before else min(delay * 2, max_delay)
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+
+    async def _keepalive(self) -> None:
+        """paho's housekeeping: pings at keepalive, and noticing a broker that went silent."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self.client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
+                self._lost.set()
 
     async def stop(self, final: tuple[str, bytes] | None = None) -> None:
         """Disconnect cleanly, publishing ``final`` (retained) first when connected."""
         if final and self.connected.is_set():
             info = self.client.publish(final[0], final[1], qos=1, retain=True)
-            await asyncio.to_thread(info.wait_for_publish, 2.0)
+            for _ in range(200):  # up to 2 s for the broker's acknowledgement
+                if info.is_published() or not self.connected.is_set():
+                    break
+                await asyncio.sleep(0.01)
         self.stopping = True
-        self.client.disconnect()
-        await asyncio.to_thread(self.client.loop_stop)
+        if self.connected.is_set():
+            self.client.disconnect()
+        if self._owner is not None:
+            self._lost.set()
+            self._owner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owner
+        self.connected.clear()
+
+    # --- the socket, served by the event loop ---------------------------------------------
+    def _on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn`` on the event loop: now when already there, else as soon as it can."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._thread_id:
+            self._guarded(fn, *args)
+        else:
+            loop.call_soon_threadsafe(self._guarded, fn, *args)
+
+    def _socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._watch, sock)
+
+    def _watch(self, sock: Any) -> None:
+        assert self._loop is not None
+        self._loop.add_reader(sock, self._readable)
+
+    def _readable(self) -> None:
+        if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+            self._lost.set()
+
+    def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._unwatch, sock)
+
+    def _unwatch(self, sock: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+        self._lost.set()
+
+    def _want_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._add_writer, sock)
+
+    def _add_writer(self, sock: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.add_writer(sock, self.client.loop_write)
+
+    def _done_writing(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._remove_writer, sock)
+
+    def _remove_writer(self, sock: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
 
     # --- publishing ------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
@@ -121,12 +223,9 @@ class MqttLink:
         if topics:
             self.client.subscribe([(t, qos) for t in topics])
 
-    # --- paho callbacks (network thread) ---------------------------------------------------
+    # --- paho callbacks (on the event loop) ----------------------------------------------
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        loop.call_soon_threadsafe(self._guarded, fn, *args)
+        self._on_loop(fn, *args)
 
     @staticmethod
     def _guarded(fn: Callable[..., Any], *args: Any) -> None:
@@ -158,12 +257,7 @@ class MqttLink:
         if self.connected.is_set() and not self.stopping:
             log.warning("MQTT disconnected from %s:%s: %s", self.settings.host, self.settings.port, reason)
         self.connected.clear()
-
-    def _handle_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        error = f"cannot connect to {self.settings.host}:{self.settings.port}: {diagnose(self.settings)}"
-        if error != self.last_error:  # say it once, not at every retry
-            log.error("MQTT %s", error)
-        self.last_error = error
+        self._lost.set()
 
     def _handle_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._on_message is not None:
@@ -174,34 +268,18 @@ class MqttLink:
             self._call(self._on_ack, mid)
 
 
-def diagnose(settings: LinkSettings, timeout: float = 3.0) -> str:
-    """Why a connection fails, in words: paho only says that it did."""
-    try:
-        sock = socket.create_connection((settings.host, settings.port), timeout=timeout)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    try:
-        if settings.ca_file or settings.cert_file:
-            context = ssl.create_default_context(cafile=settings.ca_file)
-            context.check_hostname = settings.check_hostname
-            if settings.cert_file:
-                context.load_cert_chain(settings.cert_file, settings.key_file)
-            try:
-                with context.wrap_socket(sock, server_hostname=settings.host) as tls:
-                    tls.do_handshake()
-            except ssl.SSLCertVerificationError as exc:
-                return (
-                    f"TLS handshake failed: certificate verify failed: {exc.verify_message}"
-                    " (is mqtt.tls.ca_file the CA that signed the broker's certificate?)"
-                )
-            except ssl.SSLError as exc:
-                reason = str(exc.reason or exc).lower().replace("_", " ")
-                return f"TLS handshake failed: {reason}"
-            except OSError as exc:
-                return f"TLS handshake failed: {exc}"
-        return "the broker accepted TCP but not the MQTT connection"
-    finally:
-        sock.close()
+def _describe(exc: BaseException) -> str:
+    """Why a connection attempt failed, in words a technician can act on."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS handshake failed: certificate verify failed: {exc.verify_message}"
+            " (is mqtt.tls.ca_file the CA that signed the broker's certificate?)"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return "TLS handshake failed: " + str(exc.reason or exc).lower().replace("_", " ")
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _log_task_failure(task: asyncio.Future[None]) -> None:

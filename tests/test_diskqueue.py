@@ -83,3 +83,13 @@ def test_messages_in_flight_are_never_dropped(tmp_path: Path) -> None:
     queue.put_many([("h", b"3", Priority.HISTORY)], in_flight_up_to=ids[1])
     assert [m.payload for m in queue.peek(10)] == [b"0", b"1", b"3"]
     assert queue.dropped() == {"dropped_history": 1}
+
+
+def test_messages_about_to_be_sent_are_not_dropped_even_over_the_bound(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path / "q.sqlite", max_messages=2)
+    ids = queue.put_many([("h", b"0", Priority.HISTORY), ("h", b"1", Priority.HISTORY)])
+    # Both are in flight and the new one goes straight out too: nothing may be dropped, so the
+    # queue is over its bound until acknowledgements arrive.
+    queue.put_many([("h", b"2", Priority.HISTORY)], in_flight_up_to=ids[-1], protect_new=True)
+    assert [m.payload for m in queue.peek(10)] == [b"0", b"1", b"2"]
+    assert queue.dropped() == {}

@@ -46,8 +46,9 @@ class Outbox:
         if not self._pending:
             return
         items, self._pending = self._pending, []
-        ids = self.queue.put_many(items, in_flight_up_to=self._sent_up_to)
-        if self._caught_up and self.link.connected.is_set() and len(self._inflight) + len(ids) <= self.window:
+        direct = self._caught_up and self.link.connected.is_set() and len(self._inflight) + len(items) <= self.window
+        ids = self.queue.put_many(items, in_flight_up_to=self._sent_up_to, protect_new=direct)
+        if direct:
             for (topic, payload, _), queue_id in zip(items, ids, strict=True):
                 self._inflight[self.link.publish(topic, payload, qos=1)] = queue_id
                 self._sent_up_to = queue_id
