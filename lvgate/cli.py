@@ -202,8 +202,16 @@ def build_parser(*, driver_tools: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+# What technicians type for the reachability checks: `lvgate probe ping|tcp|http TARGET`.
+PROBE_SHORTHANDS = {"ping": "reachability", "tcp": "reachability", "http": "reachability"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
+    words = list(sys.argv[1:] if argv is None else argv)
+    probe_at = words.index("probe") if "probe" in words else -1
+    if 0 <= probe_at < len(words) - 1 and words[probe_at + 1] in PROBE_SHORTHANDS:
+        words.insert(probe_at + 1, PROBE_SHORTHANDS[words[probe_at + 1]])
+        argv = words
     # Only the technician tools need every driver imported; `run` must stay light.
     args = build_parser(driver_tools=bool({"probe", "simulate"} & set(words))).parse_args(argv)
     setup_logging(args.log_level)

@@ -202,6 +202,14 @@ def test_probe_ping(capsys: pytest.CaptureFixture[str]) -> None:
     assert "packet_loss: 0.0" in capsys.readouterr().out
 
 
+def test_probe_shorthands_are_the_reachability_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    with http_server() as port:
+        assert lvgate_main(["probe", "tcp", f"{LOOPBACK}:{port}"]) == 0
+        assert f"tcp:{port} {LOOPBACK}: OK" in capsys.readouterr().out
+        assert lvgate_main(["probe", "http", f"http://{LOOPBACK}:{port}/fail"]) == 1
+        assert "FAILED: status 500" in capsys.readouterr().out
+
+
 def test_probe_rejects_a_malformed_target(capsys: pytest.CaptureFixture[str]) -> None:
     assert lvgate_main(["probe", "reachability", "tcp", "::1:80"]) == 2
     assert "[::1]:80" in capsys.readouterr().out
