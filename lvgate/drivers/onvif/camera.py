@@ -22,6 +22,7 @@ from lvgate.drivers.onvif.media import (
     parse_uri,
     rebase,
 )
+from lvgate.drivers.onvif.network import NetworkInterface, parse_network_interfaces
 from lvgate.drivers.onvif.soap import OnvifError, Reply, SoapClient
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class CameraState:
     clock_offset: float = 0.0
     drift: float | None = None
     identity: Identity | None = None
+    interfaces: list[NetworkInterface] | None = None  # None: not allowed or not answered
     services: dict[str, str] = field(default_factory=dict)
     media: str | None = None  # "media2" or "media"
     profiles: list[MediaProfile] = field(default_factory=list)
@@ -138,6 +140,7 @@ class OnvifCamera:
         state.identity = parse_identity(reply.el)
         state.level, state.reason = Level.AUTHENTICATED, "credentials accepted"
         try:
+            await self._network(state)
             await self._discover(state)
             await self._media(state)
         except OnvifError as exc:
@@ -159,6 +162,22 @@ class OnvifCamera:
                 state.unsupported[feature] = exc.detail
                 return None
             raise
+
+    async def _network(self, state: CameraState) -> None:
+        """MAC/IP for the identity when the camera lets this user read them; a refusal or a
+        reply that cannot be read leaves them out and the camera where it is."""
+        try:
+            reply = await self._optional(
+                state, "GetNetworkInterfaces", self.device_url, "GetNetworkInterfaces", "<tds:GetNetworkInterfaces/>"
+            )
+        except OnvifError as exc:
+            if exc.kind != "bad_reply":
+                raise
+            log.warning("%s", exc)
+            state.unsupported["GetNetworkInterfaces"] = exc.detail
+            return
+        if reply is not None:
+            state.interfaces = parse_network_interfaces(reply.el)
 
     async def _discover(self, state: CameraState) -> None:
         reply = await self._optional(

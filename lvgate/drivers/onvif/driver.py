@@ -27,6 +27,7 @@ from lvgate.drivers.onvif.camera import CameraState, Level, OnvifCamera
 from lvgate.drivers.onvif.events import load_event_map
 from lvgate.drivers.onvif.image import ImageError, ImageThresholds, ImageWatch
 from lvgate.drivers.onvif.media import rebase
+from lvgate.drivers.onvif.network import primary
 from lvgate.drivers.onvif.pullpoint import PullPoint
 from lvgate.drivers.onvif.soap import OnvifError, SoapClient
 from lvgate.paths import profile_dir
@@ -149,8 +150,13 @@ class OnvifPoller(DevicePoller):
         state = self.state or await self.camera.check()
         if state.identity is None:
             return None
+        network: dict[str, Any] = {}
+        if state.interfaces:  # only when GetNetworkInterfaces was allowed and answered
+            mac, ip = primary(state.interfaces)
+            network = {"mac": mac, "ip": ip, "interfaces": [i.as_dict() for i in state.interfaces]}
         return {
             **state.identity.as_dict(),
+            **network,
             "status_level": state.level.word,
             "media": state.media,
             "profiles": [p.as_dict() for p in state.profiles],

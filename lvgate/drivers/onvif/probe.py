@@ -56,6 +56,8 @@ async def run_probe(args: argparse.Namespace) -> int:
         if state.identity is not None:
             for key, value in state.identity.as_dict().items():
                 print(f"{key}: {value}")
+        for iface in state.interfaces or []:
+            print(f"interface {iface.token}: mac {iface.mac}, ip {iface.ip}, enabled {iface.enabled}")
         for p in state.profiles:
             print(f"profile {p.token} ({p.name}): {p.encoding} {p.width}x{p.height} @ {p.frame_rate} fps")
             print(f"  stream:   {p.stream_uri}\n  snapshot: {p.snapshot_uri}")

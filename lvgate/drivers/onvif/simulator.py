@@ -78,8 +78,10 @@ class RecordedCamera:
     max_lifetime: float | None = None
     local_as_utc: bool = False
     snapshot: bytes | None = None
-    #: operation -> misbehaviour: fault | 404 | garbage | truncated | xxe | bomb | huge
+    #: operation -> misbehaviour: fault | denied | 404 | garbage | truncated | xxe | bomb | huge
     override: dict[str, str] = field(default_factory=dict)
+    #: operation -> reply served as if it were in the recording (replies no recording has)
+    extra: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     subscriptions_created: int = 0
     renewals: int = 0
@@ -91,7 +93,7 @@ class RecordedCamera:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        self.files = {p.stem: p.read_bytes() for p in sorted(self.recording.glob("*.xml"))}
+        self.files = {p.stem: p.read_bytes() for p in sorted(self.recording.glob("*.xml"))} | self.extra
         recorded = self.files.get("GetSystemDateAndTime", b"").decode()
         utc, local = _read_block(recorded, "UTCDateTime"), _read_block(recorded, "LocalDateTime")
         self.local_shift = local - utc if utc is not None and local is not None else 0.0
@@ -163,6 +165,8 @@ class RecordedCamera:
         recorded = self.files.get(key, fault("ter:Action", "x"))
         return {
             "fault": (400, fault("ter:ActionNotSupported", f"{key} not supported")),
+            # a valid token whose user may not do this (e.g. network settings need an administrator)
+            "denied": (400, fault("ter:NotAuthorized", f"Sender not authorized to {key}")),
             "404": (404, b"Not Found"),
             "garbage": (200, b"HTTP/1.0 garbage \x00\xff not xml"),
             "truncated": (200, recorded[: len(recorded) // 2]),
