@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -177,6 +178,10 @@ class MqttLink:
             loop.call_soon_threadsafe(self._guarded, fn, *args)
 
     def _socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # Small packets go out at once: without this, Nagle's algorithm holds a publish back
+        # until the broker acknowledges the previous segment (tens of ms of added latency).
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._on_loop(self._watch, sock)
 
     def _watch(self, sock: Any) -> None:
