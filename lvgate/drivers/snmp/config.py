@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, field_validator, model_validator
 
 from lvgate.drivers.base import DeviceConfig
 from lvgate.drivers.snmp.client import AuthProtocol, Credentials, PrivProtocol, Target
@@ -44,6 +44,42 @@ class TrapListener(_Strict):
     engine_id: str | None = Field(default=None, description="hex engine id of the sender, for v3 traps")
 
 
+PortEntry = StrictInt | str
+
+
+class PortSelection(_Strict):
+    """Which IF-MIB interfaces matter: only they get per-port entities (port_up.<ifIndex>, rates,
+    errors, discards, speed) and only they are counted in ports_up.
+
+    Unset or empty: every physical port (ethernetCsmacd 6, fastEther 62, gigabitEthernet 117).
+    With ``include`` or ``uplinks``: the interfaces they name, and nothing else. ``exclude``
+    always wins. Names are shell patterns (``*``, ``?``, ``[...]``) matched case-insensitively
+    against ifName and ifDescr; integers are ifIndex numbers. An explicit include may name any
+    interface (a port-channel, a VLAN interface); the uplink rule looks at physical ports and
+    link aggregates (ieee8023adLag 161) only."""
+
+    include: list[PortEntry] = Field(default_factory=list, description="ifIndex numbers or ifName/ifDescr patterns")
+    exclude: list[PortEntry] = Field(default_factory=list, description="left out, whatever selected them")
+    uplinks: bool = Field(default=False, description="also select physical ports and LAGs that look like uplinks")
+    uplink_alias: list[str] = Field(
+        default_factory=lambda: ["*uplink*", "*trunk*"],
+        description="ifAlias patterns (case-insensitive) that mark an uplink",
+    )
+    uplink_speed: float | None = Field(
+        default=10e9, gt=0, description="bit/s: a port at least this fast is an uplink; null: speed does not count"
+    )
+
+    @field_validator("include", "exclude", "uplink_alias")
+    @classmethod
+    def _entries(cls, entries: list[PortEntry]) -> list[PortEntry]:
+        for entry in entries:
+            if isinstance(entry, int) and entry < 1:
+                raise ValueError(f"ifIndex {entry}: interface indexes start at 1")
+            if isinstance(entry, str) and not entry.strip():
+                raise ValueError("an empty name matches no interface")
+        return entries
+
+
 class SnmpDeviceConfig(DeviceConfig):
     driver: Literal["snmp"] = "snmp"
     profile: str | None = Field(default=None, description="a file in profiles/snmp/; unset: chosen by sysObjectID")
@@ -62,6 +98,9 @@ class SnmpDeviceConfig(DeviceConfig):
     max_concurrent: int = Field(default=2, ge=1, le=16, description="requests in flight to this device")
     expected_vlans: list[int] | None = Field(default=None, description="VLAN ids the switch must have")
     traps: TrapListener | None = None
+    ports: PortSelection = Field(
+        default_factory=PortSelection, description="which interfaces get per-port entities and count in ports_up"
+    )
 
     @model_validator(mode="after")
     def _v3_given(self) -> SnmpDeviceConfig:

@@ -14,6 +14,7 @@ from lvgate.drivers.snmp.config import SnmpDeviceConfig
 from lvgate.drivers.snmp.counters import RateStatus, Sample, counter_rate
 from lvgate.drivers.snmp.decode import decode, sensor_factor
 from lvgate.drivers.snmp.oids import Oid, format_oid, index_of, instance_name, parse_oid
+from lvgate.drivers.snmp.ports import columns_for, interfaces_from, select_ports
 from lvgate.drivers.snmp.profile import Block, Profile, Table, detect_profile, load_profile
 from lvgate.drivers.snmp.values import SnmpValue
 from lvgate.mqtt_schema.vocabulary import entity_kind
@@ -62,6 +63,7 @@ class SnmpPoller(DevicePoller):
         self.sources: dict[str, Source] = {}
         self._counters: dict[str, Sample] = {}
         self.last_problems: list[str] = []
+        self.selected_ports: frozenset[int] = frozenset()  # ifIndexes the `ports` rule kept this poll
 
     @property
     def device(self) -> str:
@@ -103,6 +105,9 @@ class SnmpPoller(DevicePoller):
         profile = await self.resolve_profile()
         scalars = [SYS_UPTIME] + [p.oid for block in profile.parts for p in block.points]
         columns = [c for block in profile.parts for t in block.tables for c in t.columns()]
+        per_port = any(t.per_port for block in profile.parts for t in block.tables)
+        port_columns = columns_for(self.config.ports) if per_port else []
+        columns += port_columns
         try:
             values = await self.client.get(scalars)
             ts = now_ms()
@@ -113,6 +118,11 @@ class SnmpPoller(DevicePoller):
         result = PollResult([])
         for walk_column, walk in walks.items():
             result.problems += [f"{format_oid(walk_column)}: {p}" for p in walk.problems]
+        if per_port:
+            interfaces = interfaces_from({c: _columns_by_index(walks.get(c), c) for c in port_columns})
+            selection = select_ports(interfaces, self.config.ports)
+            self.selected_ports = selection.indexes
+            result.problems += [f"ports: include {entry!r} names no interface" for entry in selection.unmatched]
         for block in profile.parts:
             self._scalars(profile, block, values, ts, result)
             for table in block.tables:
@@ -148,6 +158,8 @@ class SnmpPoller(DevicePoller):
             self._emit(result, Reading(self.device, point.key, value, ts, quality), Source(format_oid(point.oid)))
 
     def _row_key(self, table: Table, index: Oid, aux: dict[Oid, dict[Oid, SnmpValue]]) -> str | None:
+        if table.per_port and (len(index) != 1 or index[0] not in self.selected_ports):
+            return None
         if table.where is not None:
             cell = aux[table.where.column].get(index)
             if cell is None or (

@@ -80,6 +80,9 @@ class Table(Decode):
     counter_bits: Literal[32, 64] = 32
     skip: list[int] = Field(default_factory=list, description="rows whose raw value is one of these are left out")
     where: ColumnFilter | None = None
+    per_port: bool = Field(
+        default=False, description="rows are IF-MIB ifIndex rows: the device's `ports` selection decides which count"
+    )
     key_by_index: dict[int, str | None] | None = Field(
         default=None, description="first index arc -> key (Juniper's jnxFruType in the index)"
     )
