@@ -41,6 +41,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     failed = False
     for path in args.config:
+        if _looks_like_collector_config(path):
+            failed |= not _check_collector(path)
+            continue
         try:
             config = load_gateway_config(path)
         except ConfigError as exc:
@@ -60,6 +63,34 @@ def cmd_check(args: argparse.Namespace) -> int:
                 for line in describe_plan(device):
                     print(f"      {line}")
     return 1 if failed else 0
+
+
+def _looks_like_collector_config(path: Path) -> bool:
+    """A collector file names a collector or storage and has no devices (read without validating)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the gateway loader reports it properly
+    return isinstance(data, dict) and "devices" not in data and bool({"collector_id", "storage"} & data.keys())
+
+
+def _check_collector(path: Path) -> bool:
+    from lvgate.collector.config import load_collector_config
+
+    try:
+        config = load_collector_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return False
+    settings = config.settings
+    storage = "InfluxDB " + settings.storage.influxdb.url if settings.storage.influxdb else "SQLite history"
+    print(
+        f"{path}: OK: collector '{settings.collector_id}', broker {settings.mqtt.host}:{settings.mqtt.port}, {storage}"
+    )
+    return True
 
 
 def cmd_run(args: argparse.Namespace) -> int:
