@@ -30,6 +30,7 @@ class Outbox:
         self._caught_up = False  # every queued message has been handed to the connection
         self._acked: list[int] = []  # queue ids acknowledged, deleted once per event-loop turn
         self._pending: list[tuple[str, bytes, Priority]] = []  # put, committed at the end of this turn
+        self._closed = False
         self.published = 0
 
     def put(self, topic: str, payload: bytes, priority: Priority = Priority.HISTORY) -> None:
@@ -61,7 +62,8 @@ class Outbox:
         if queue_id is None:
             return
         if not self._acked:
-            asyncio.get_running_loop().call_soon(self._delete_acked)
+            # Deleting is bookkeeping: batch it (a crash before then only re-sends, never loses).
+            asyncio.get_running_loop().call_later(0.25, self._delete_acked)
         self._acked.append(queue_id)
         self.published += 1
         if not self._caught_up:
@@ -69,7 +71,14 @@ class Outbox:
 
     def _delete_acked(self) -> None:
         done, self._acked = self._acked, []
-        self.queue.remove(done)
+        if done and not self._closed:
+            self.queue.remove(done)
+
+    def close(self) -> None:
+        """Settle the bookkeeping before the queue file is closed."""
+        self.commit()
+        self._delete_acked()
+        self._closed = True
 
     def on_reconnect(self) -> None:
         """paho re-sends what it had in flight; we carry on after the last id handed over."""

@@ -504,5 +504,6 @@ class Gateway:
                     await task
             offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
             await self.link.stop(final=(self.topics.bridge("state"), offline))
+            self.outbox.close()
             self.queue.close()
             log.info("gateway '%s' stopped", self.config.settings.gateway_id)

@@ -8,16 +8,30 @@ any MQTT tool, sortable as text, parsed by every language. Each reading may carr
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 from typing import Any
 
 from lvgate.mqtt_schema.topics import SCHEMA_VERSION
 from lvgate.reading import Quality, Reading, Value
 
+_second_prefix: tuple[int, str] = (-1, "")
+
 
 def iso_ms(ts_ms: int) -> str:
-    """Epoch milliseconds -> ``2026-12-03T16:15:26.123Z``."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """Epoch milliseconds -> ``2026-12-03T16:15:26.123Z``.
+
+    On the hot path of every message: the date and time of day are formatted once per second.
+    """
+    global _second_prefix
+    seconds, millis = divmod(ts_ms, 1000)
+    if _second_prefix[0] != seconds:
+        t = time.gmtime(seconds)
+        _second_prefix = (
+            seconds,
+            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}",
+        )
+    return f"{_second_prefix[1]}.{millis:03d}Z"
 
 
 def parse_iso_ms(text: str) -> int:

@@ -6,7 +6,7 @@ EdgeX: one profile serves every installed unit of that model.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -74,10 +74,10 @@ class Point(BaseModel):
     def keys(self) -> tuple[str, ...]:
         return tuple(self.flags.values()) if self.flags else (self.key or "",)
 
-    @property
+    @cached_property
     def decimals(self) -> int:
         """Digits after the point worth keeping: ``precision``, else what scale and offset carry,
-        so 2292 * 0.1 reads 229.2 and not 229.20000000000002."""
+        so 2292 * 0.1 reads 229.2 and not 229.20000000000002. Worked out once per point."""
         if self.precision is not None:
             return self.precision
         return max(_decimals_of(self.scale), _decimals_of(self.offset))
