@@ -72,6 +72,22 @@ class ProfileError(Exception):
     """A profile is missing or wrong; the message names the profile file."""
 
 
+class UnknownProfile(ProfileError):
+    """No profile of that name; ``choices`` are the names there are (for a suggestion)."""
+
+    def __init__(self, kind: str, name: str, choices: list[str], detail: str) -> None:
+        self.kind = kind
+        self.name = name
+        self.choices = choices
+        super().__init__(f"no {kind} profile '{name}' ({detail})")
+
+    def config_message(self) -> str:
+        """What `lvgate check` says about the device's `profile` key."""
+        from lvgate.spelling import did_you_mean
+
+        return f"unknown {self.kind} profile '{self.name}'{did_you_mean(self.name, self.choices)}"
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEvent:
     """Something that happened at a device (a card read, a trap, a door forced open).

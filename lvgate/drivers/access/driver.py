@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from lvgate.drivers.access.profile import DEVICE_CLASS, AccessProfile, available_profiles, load_profile
+from lvgate.drivers.access.profile import DEVICE_CLASS, AccessProfile, load_profile
 from lvgate.drivers.access.serial_link import SerialLink
 from lvgate.drivers.access.stream import AccessStream, Output, StreamSettings
 from lvgate.drivers.access.wiegand import RAW, all_formats, formats_named
@@ -24,6 +24,7 @@ from lvgate.drivers.base import (
     DriverSession,
     EntityDescription,
     ProfileError,
+    UnknownProfile,
 )
 from lvgate.reading import now_ms
 from lvgate.spelling import did_you_mean
@@ -152,12 +153,10 @@ class AccessDriver(Driver):
         problems: list[tuple[str, str]] = []
         try:
             load_profile(config.profile)
+        except UnknownProfile as exc:
+            problems.append(("profile", exc.config_message()))
         except ProfileError as exc:
-            if "no access profile" in str(exc):
-                hint = did_you_mean(config.profile, available_profiles())
-                problems.append(("profile", f"unknown access profile '{config.profile}'{hint}"))
-            else:
-                problems.append(("profile", str(exc)))
+            problems.append(("profile", str(exc)))
         known = [*all_formats(), RAW]
         for name in (*config.wiegand_formats, *([config.card_format] if config.card_format else [])):
             if name not in known:

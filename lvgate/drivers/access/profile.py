@@ -12,11 +12,11 @@ import re
 from functools import cache, cached_property
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lvgate.drivers.access.wiegand import all_formats
 from lvgate.drivers.base import ProfileError
+from lvgate.drivers.profiles import profile_names, read_profile
 from lvgate.mqtt_schema.vocabulary import vocabulary
 from lvgate.paths import profile_dir
 
@@ -119,21 +119,13 @@ class AccessProfile(_Strict):
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in profile_dir("access").glob("*.yaml"))
+    return profile_names("access")
 
 
 @cache
 def load_profile(name: str) -> AccessProfile:
+    profile = read_profile("access", name, AccessProfile)
     path = profile_dir("access") / f"{name}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"no access profile '{name}' in {path.parent}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        profile = AccessProfile.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        raise ProfileError(f"{path}: {exc}") from exc
     if profile.profile != name:
         raise ProfileError(f"{path}: 'profile' says '{profile.profile}', the file name says '{name}'")
     return profile

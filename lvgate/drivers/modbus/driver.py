@@ -18,6 +18,7 @@ from lvgate.drivers.base import (
     DriverSession,
     EntityDescription,
     ProfileError,
+    UnknownProfile,
 )
 from lvgate.drivers.modbus.planner import plan_reads
 from lvgate.drivers.modbus.poller import ModbusPoller, describe_blocks
@@ -27,11 +28,9 @@ from lvgate.drivers.modbus.profile import (
     ByteOrder,
     ModbusProfile,
     Point,
-    available_profiles,
     load_profile,
 )
 from lvgate.drivers.modbus.transport import Bus, RtuOverTcpBus, SerialRtuBus, TcpBus, frame_gap
-from lvgate.spelling import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +170,9 @@ class ModbusDriver(Driver):
         assert isinstance(config, ModbusDeviceConfig)
         try:
             profile = profile_of(config)
+        except UnknownProfile as exc:
+            return [("profile", exc.config_message())]
         except ProfileError as exc:
-            if "no Modbus profile" in str(exc):
-                hint = did_you_mean(config.profile, available_profiles())
-                return [("profile", f"unknown Modbus profile '{config.profile}'{hint}")]
             return [("profile", str(exc))]
         problems = []
         for point in profile.points:

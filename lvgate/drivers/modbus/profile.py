@@ -10,10 +10,9 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lvgate.drivers.base import ProfileError
+from lvgate.drivers.profiles import profile_names, read_profile
 from lvgate.mqtt_schema.vocabulary import vocabulary
 from lvgate.paths import profile_dir
 
@@ -156,20 +155,8 @@ def profile_path(name: str) -> Path:
 
 @cache
 def load_profile(name: str) -> ModbusProfile:
-    path = profile_path(name)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"no Modbus profile '{name}' (looked for {path})") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: {exc}") from exc
-    try:
-        return ModbusProfile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ProfileError(f"{path}: {where}: {first['msg']}") from exc
+    return read_profile("modbus", name, ModbusProfile, kind="Modbus")
 
 
 def available_profiles() -> list[str]:
-    return sorted([CUSTOM, *(p.stem for p in profile_dir("modbus").glob("*.yaml"))])
+    return sorted([CUSTOM, *profile_names("modbus")])

@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lvgate.drivers.base import DeviceConfig, ProfileError
+from lvgate.drivers.base import DeviceConfig
+from lvgate.drivers.profiles import profile_names, read_profile
 from lvgate.paths import profile_dir
 
 DEFAULT_TIMEOUT = 2.0
@@ -140,23 +140,11 @@ def profile_path(name: str) -> Path:
 
 @cache
 def load_profile(name: str) -> ReachabilityProfile:
-    path = profile_path(name)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"no reachability profile '{name}' (looked for {path})") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: {exc}") from exc
-    try:
-        return ReachabilityProfile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ProfileError(f"{path}: {where}: {first['msg']}") from exc
+    return read_profile("reachability", name, ReachabilityProfile)
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.stem for p in profile_dir("reachability").glob("*.yaml"))
+    return profile_names("reachability")
 
 
 def plan_of(config: DeviceConfig) -> Plan:

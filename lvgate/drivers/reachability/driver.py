@@ -25,6 +25,7 @@ from lvgate.drivers.base import (
     DriverSession,
     EntityDescription,
     ProfileError,
+    UnknownProfile,
 )
 from lvgate.drivers.reachability import probe as probe_tool
 from lvgate.drivers.reachability.checks import CheckResult, http_check, icmp_check, tcp_check
@@ -34,14 +35,12 @@ from lvgate.drivers.reachability.config import (
     Plan,
     ReachabilityDeviceConfig,
     TcpCheck,
-    available_profiles,
     load_profile,
     plan_of,
 )
 from lvgate.drivers.reachability.debounce import Debounce
 from lvgate.drivers.reachability.icmp import IcmpUnavailable, Pinger
 from lvgate.reading import Quality, Reading, Value, now_ms
-from lvgate.spelling import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +177,9 @@ class ReachabilityDriver(Driver):
         if config.profile:
             try:
                 load_profile(config.profile)
+            except UnknownProfile as exc:
+                return [("profile", exc.config_message())]
             except ProfileError as exc:
-                if "no reachability profile" in str(exc):
-                    hint = did_you_mean(config.profile, available_profiles())
-                    return [("profile", f"unknown reachability profile '{config.profile}'{hint}")]
                 return [("profile", str(exc))]
         try:
             plan_of(config)
