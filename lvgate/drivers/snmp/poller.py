@@ -101,13 +101,19 @@ class SnmpPoller(DevicePoller):
     async def poll(self) -> list[Reading]:
         return (await self.poll_detailed()).readings
 
-    async def poll_detailed(self) -> PollResult:
-        profile = await self.resolve_profile()
+    def walk_plan(self, profile: Profile) -> tuple[list[Oid], list[Oid], list[Oid]]:
+        """What one poll asks: (scalars to GET, every column to walk, the IF-MIB columns among
+        them that the ``ports`` rule needs). Public so bench/snmp_poll.py compares like with like."""
         scalars = [SYS_UPTIME] + [p.oid for block in profile.parts for p in block.points]
         columns = [c for block in profile.parts for t in block.tables for c in t.columns()]
         per_port = any(t.per_port for block in profile.parts for t in block.tables)
         port_columns = columns_for(self.config.ports) if per_port else []
-        columns += port_columns
+        return scalars, columns + port_columns, port_columns
+
+    async def poll_detailed(self) -> PollResult:
+        profile = await self.resolve_profile()
+        scalars, columns, port_columns = self.walk_plan(profile)
+        per_port = bool(port_columns)
         try:
             values = await self.client.get(scalars)
             ts = now_ms()
