@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lvgate.mqtt_schema.payloads import parse_iso_ms
-from lvgate.mqtt_schema.vocabulary import entity_kind, vocabulary
+from lvgate.mqtt_schema.vocabulary import EntityKind, entity_kind, vocabulary
 
 FieldValue = float | bool | str
+_NUMBER = (int, float)  # a tuple: ``int | float`` would build a union object on every call
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,19 @@ class Point:
         return None
 
 
+_KINDS: dict[tuple[str, str], EntityKind] = {}
+
+
+def _kind(device_class: str, key: str) -> EntityKind:
+    """entity_kind, remembered per (class, key): the same keys arrive in every message."""
+    kind = _KINDS.get((device_class, key))
+    if kind is None:
+        kind = entity_kind(device_class, key)  # KeyError for a key outside the vocabulary
+        if len(_KINDS) < 100_000:
+            _KINDS[(device_class, key)] = kind
+    return kind
+
+
 class PayloadError(ValueError):
     """A message that cannot be turned into points; the text says why."""
 
@@ -38,7 +52,7 @@ def _field_for(value_type: str, value: Any) -> tuple[str, FieldValue] | None:
     if value is None:
         return None
     if value_type in ("float", "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, _NUMBER):
             raise PayloadError(f"expected a number, got {value!r}")
         number = float(value)
         if not math.isfinite(number):
@@ -74,7 +88,7 @@ def telemetry_points(message: dict[str, Any]) -> list[Point]:
     points: list[Point] = []
     for key, entry in readings.items():
         try:
-            kind = entity_kind(device_class, key)  # per-sensor keys like psu_status.7402 included
+            kind = _kind(device_class, key)  # per-sensor keys like psu_status.7402 included
         except KeyError:
             raise PayloadError(f"entity '{key}' is not in the vocabulary of '{device_class}'") from None
         try:
