@@ -39,7 +39,9 @@ class BatchResult:
     events_new: int = 0
     alarm_devices: set[DeviceKey] = field(default_factory=set)
     devices: dict[DeviceKey, tuple[DeviceContext, int]] = field(default_factory=dict)
-    latest: dict[tuple[str, str, str], tuple[int, str, str, str | None]] = field(default_factory=dict)
+    # (gateway, device, entity) -> (ts_ms, value, quality, unit); the value is JSON-encoded at flush,
+    # once per entity and batch rather than once per point.
+    latest: dict[tuple[str, str, str], tuple[int, Any, str, str | None]] = field(default_factory=dict)
 
 
 def dead_letter(central: CentralDb, topic: str, payload: bytes, reason: str, now_ms: int, collector: str) -> None:
@@ -106,7 +108,7 @@ class Ingest:
             "INSERT INTO latest(gateway, device, entity, ts_ms, value, quality, unit) VALUES (?,?,?,?,?,?,?) "
             "ON CONFLICT(gateway, device, entity) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value, "
             "quality = excluded.quality, unit = excluded.unit WHERE excluded.ts_ms > latest.ts_ms",
-            [(*key, *row) for key, row in result.latest.items()],
+            [(*key, ts, json.dumps(value), quality, unit) for key, (ts, value, quality, unit) in result.latest.items()],
         )
 
     def _record(self, db: Any, message: Message, points: list[Point], inputs: list[Input], result: BatchResult) -> None:
@@ -125,7 +127,7 @@ class Ingest:
                 known = result.latest.get(key)
                 if known is None or known[0] < point.ts_ms:
                     quality = str(point.fields.get("quality", "good"))
-                    result.latest[key] = (point.ts_ms, json.dumps(value), quality, point.tags.get("unit"))
+                    result.latest[key] = (point.ts_ms, value, quality, point.tags.get("unit"))
                 if value is not None and "quality" not in point.fields:
                     inputs.append(ValueInput(ctx, entity, value, point.ts_ms))
         elif message.leaf == "availability":
