@@ -67,6 +67,16 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run(collectors: int, messages: int, readings: int, validation: str, batch_size: int, work: Path) -> dict[str, Any]:
     # Mosquitto queues at most 1000 messages per client by default and drops the rest while a
     # subscriber lags: a collector's broker must lift that bound (see lvgate/collector/README.md).
@@ -98,6 +108,7 @@ def run(collectors: int, messages: int, readings: int, validation: str, batch_si
             time.sleep(0.1)
         time.sleep(0.5)
         total = messages * readings
+        cpu_before = [cpu_seconds(p.pid) for p in procs]
         keys = ",".join(UPS_FLOATS[:readings])
         start = time.monotonic()
         publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(broker.port), str(messages), keys, str(T0)])
@@ -113,6 +124,8 @@ def run(collectors: int, messages: int, readings: int, validation: str, batch_si
                 break
             time.sleep(0.25)
         elapsed = time.monotonic() - start
+        # CPU the collectors spent on this run: a figure that other load on the machine does not move.
+        cpu = [cpu_seconds(p.pid) - before for p, before in zip(procs, cpu_before, strict=True)]
         publish_rc = publisher.wait(60)
         return {
             "collectors": collectors,
@@ -126,6 +139,8 @@ def run(collectors: int, messages: int, readings: int, validation: str, batch_si
             "points_per_s": round(stored / elapsed),
             "messages_per_s": round(stored / readings / elapsed),
             "peak_rss_mib": [round(p / 2**20, 1) for p in peak],
+            "collector_cpu_s": [round(c, 2) for c in cpu],
+            "points_per_collector_cpu_s": round(stored / sum(cpu)) if sum(cpu) > 0 else None,
             "publisher_exit": publish_rc,
         }
     finally:
