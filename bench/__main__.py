@@ -41,6 +41,10 @@ QUICK: dict[str, tuple[list[str], float]] = {
     "collector_ingest": (["--messages", "2000"], 150),
     "mqtt_schema_validate": (["--messages", "5000", "--rounds", "3"], 90),
     "snmp_poll": (["--runs", "3"], 120),
+    "gateway_snmp": (
+        ["--devices", "10,50", "--repeats", "3", "--interval", "2", "--window", "10", "--warmup", "3"],
+        360,
+    ),
 }
 DEFAULT_LIMIT_S = 120.0
 # Longest first matters less than predictability: a fixed order, ours last-but-one, report last.

@@ -111,7 +111,7 @@ def section(data: dict[str, Any], name: str) -> list[str]:
 
 def write_report(results: Path = RESULTS_DIR, report: Path = REPORT) -> Path:
     files = sorted(results.glob("*.json"))
-    first = ["gateway_throughput", "peers", "soak"]
+    first = ["gateway_throughput", "gateway_snmp", "peers", "soak"]
     files.sort(key=lambda p: (first.index(p.stem) if p.stem in first else len(first), p.stem))
     lines = [
         "# Benchmarks",
