@@ -57,6 +57,30 @@ def json_equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _any_of(tests: list[Check]) -> Check:
+    frozen = tuple(tests)
+
+    def any_of(x: Any) -> bool:
+        for test in frozen:  # noqa: SIM110 - a loop: no generator per call
+            if test(x):
+                return True
+        return False
+
+    return any_of
+
+
+def _all_of(checks: list[Check]) -> Check:
+    frozen = tuple(checks)
+
+    def all_of(x: Any) -> bool:
+        for check in frozen:  # noqa: SIM110 - a loop: no generator per call
+            if not check(x):
+                return False
+        return True
+
+    return all_of
+
+
 class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
@@ -95,7 +119,7 @@ class _Compiler:
             if any(n not in _TYPES for n in names):
                 raise Unsupported(f"type {names}")
             tests = [_TYPES[n] for n in names]
-            checks.append(lambda x: any(t(x) for t in tests))
+            checks.append(tests[0] if len(tests) == 1 else _any_of(tests))
         if "const" in schema:
             const = schema["const"]
             checks.append(lambda x: json_equal(x, const))
@@ -130,10 +154,7 @@ class _Compiler:
             then = self.compile(schema.get("then", True))
             otherwise = self.compile(schema.get("else", True))
             checks.append(lambda x: then(x) if condition(x) else otherwise(x))
-        if len(checks) == 1:
-            return checks[0]
-        frozen = tuple(checks)
-        return lambda x: all(c(x) for c in frozen)
+        return checks[0] if len(checks) == 1 else _all_of(checks)
 
     def _object(self, schema: dict[str, Any]) -> list[Check]:
         checks: list[Check] = []
@@ -147,6 +168,18 @@ class _Compiler:
         patterns = [(re.compile(p).search, self.compile(v)) for p, v in schema.get("patternProperties", {}).items()]
         extra = self.compile(schema["additionalProperties"]) if "additionalProperties" in schema else None
         if not props and not patterns and extra is None:
+            return checks
+
+        if not patterns and extra is None:  # e.g. an 'if': look only at the named properties
+
+            def named(x: Any) -> bool:
+                if isinstance(x, dict):
+                    for key, check in props.items():
+                        if key in x and not check(x[key]):
+                            return False
+                return True
+
+            checks.append(named)
             return checks
 
         def members(x: Any) -> bool:

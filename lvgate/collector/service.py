@@ -174,16 +174,18 @@ class Collector:
         settings = self.config.settings
         limit = max(1, settings.batch_size // 10)
         while True:
-            batch = self.inbox.peek(limit)
-            if self._closing or len(batch) >= limit:
-                return batch
-            age_s = (now_ms() - batch[0].created_ms) / 1000 if batch else 0.0
-            if batch and age_s >= settings.flush_interval:
-                return batch
+            # Count and look at the oldest only: reading every payload on each wake-up while a
+            # batch fills cost a tenth of the collector's time.
+            if self._closing or len(self.inbox) >= limit:
+                return self.inbox.peek(limit)
+            head = self.inbox.peek(1)
+            age_s = (now_ms() - head[0].created_ms) / 1000 if head else 0.0
+            if head and age_s >= settings.flush_interval:
+                return self.inbox.peek(limit)
             self._wake.clear()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.flush_interval - age_s if batch else settings.flush_interval):
+                async with asyncio.timeout(settings.flush_interval - age_s if head else settings.flush_interval):
                     await self._wake.wait()
 
     async def _drain_forever(self) -> None:
