@@ -262,3 +262,17 @@ async def test_awkward_names_get_safe_topics_and_keep_their_display_name(
     topics = {m.topic for m in probe.received("#")}
     assert "lvgate/gw/sensor-1/telemetry" in topics
     assert all(not set(t.split("/")[2]) & {"#", "+", " "} for t in topics if t.startswith("lvgate/"))
+
+
+async def test_the_collector_uses_its_tls_settings_too(tmp_path: Path, mqtt_broker_factory: BrokerFactory) -> None:
+    tls = dataclasses.replace(make_test_certificates(tmp_path / "pki"), require_certificate=True)
+    broker = mqtt_broker_factory(tls=tls)
+    assert broker.tls_port is not None
+    # Paths relative to the collector's config file, as a technician would write them.
+    files = "tls: {ca_file: pki/ca.crt, cert_file: pki/client.crt, key_file: pki/client.key}"
+    text = collector_yaml(broker.tls_port, tmp_path / "history.sqlite").replace(
+        "keepalive: 5}", f"keepalive: 5, {files}}}"
+    )
+    collector = load_collector(tmp_path, text)
+    async with running(collector):
+        await wait_for_async(lambda: collector.link.connected.is_set(), timeout=10, what="collector over TLS")

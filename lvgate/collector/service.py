@@ -35,7 +35,8 @@ from lvgate.collector.points import Point
 from lvgate.collector.publish import alarms_payload
 from lvgate.collector.storage import SqliteHistory, Storage, StorageUnavailable
 from lvgate.diskqueue import DiskQueue, Priority
-from lvgate.mqtt_link import LinkSettings, MqttLink
+from lvgate.gateway.config import link_settings
+from lvgate.mqtt_link import MqttLink
 from lvgate.mqtt_schema.payloads import dumps
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,10 @@ class Collector:
         )
         mqtt_cfg = settings.mqtt
         self.link = MqttLink(
-            LinkSettings(
-                host=mqtt_cfg.host,
-                port=mqtt_cfg.port,
-                client_id=mqtt_cfg.client_id or f"lvgate-{settings.collector_id}",
-                keepalive=mqtt_cfg.keepalive,
-                protocol=mqtt_cfg.protocol,
-                username=mqtt_cfg.username,
-                password=mqtt_cfg.password.get_secret_value() if mqtt_cfg.password else None,
+            link_settings(
+                mqtt_cfg,
+                client_id=f"lvgate-{settings.collector_id}",
+                resolve=config.resolve,
                 # A persistent session: the broker keeps QoS 1 messages while we restart.
                 clean_start=False,
                 session_expiry_s=3600,

@@ -9,6 +9,7 @@ spelling of a mistyped key.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -19,6 +20,7 @@ from pydantic_core import ErrorDetails
 from lvgate.drivers.base import ID_PATTERN, DeviceConfig, Driver
 from lvgate.drivers.registry import InstalledDrivers, drivers
 from lvgate.gateway.yaml_source import ConfigError, ConfigProblem, LoadedYaml, SourceMap, load_yaml
+from lvgate.mqtt_link import LinkSettings
 from lvgate.spelling import did_you_mean
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -61,6 +63,33 @@ class QueueConfig(_Strict):
 
     max_messages: int = Field(default=1_000_000, ge=10, description="oldest history is dropped first beyond this")
     max_age: float = Field(default=30 * 86400, gt=0, description="seconds; older history is dropped")
+
+
+def link_settings(
+    mqtt: MqttConfig,
+    *,
+    client_id: str,
+    resolve: Callable[[Path], Path],
+    clean_start: bool = True,
+    session_expiry_s: int = 0,
+) -> LinkSettings:
+    """How to connect, from an `mqtt:` section; file paths taken relative to its config file."""
+    tls = mqtt.tls
+    return LinkSettings(
+        host=mqtt.host,
+        port=mqtt.port,
+        client_id=mqtt.client_id or client_id,
+        keepalive=mqtt.keepalive,
+        protocol=mqtt.protocol,
+        username=mqtt.username or None,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        ca_file=str(resolve(tls.ca_file)) if tls and tls.ca_file else None,
+        cert_file=str(resolve(tls.cert_file)) if tls and tls.cert_file else None,
+        key_file=str(resolve(tls.key_file)) if tls and tls.key_file else None,
+        check_hostname=tls.check_hostname if tls else True,
+        clean_start=clean_start,
+        session_expiry_s=session_expiry_s,
+    )
 
 
 class HomeAssistantConfig(_Strict):

@@ -17,10 +17,10 @@ from lvgate import __version__
 from lvgate.diskqueue import DiskQueue, Priority
 from lvgate.drivers.base import DeviceConfig, DeviceError, DeviceEvent, DevicePoller, DriverSession
 from lvgate.gateway.commands import Commands
-from lvgate.gateway.config import GatewayConfig
+from lvgate.gateway.config import GatewayConfig, link_settings
 from lvgate.gateway.outbox import Outbox
 from lvgate.gateway.policy import PublishFilter
-from lvgate.mqtt_link import LinkSettings, MqttLink
+from lvgate.mqtt_link import MqttLink
 from lvgate.mqtt_schema import discovery, payloads
 from lvgate.mqtt_schema.topics import SCHEMA_VERSION, Topics
 from lvgate.mqtt_schema.vocabulary import entity_kind
@@ -73,25 +73,6 @@ class _Sink:
         self.gateway.set_availability(self.runtime, online, reason)
 
 
-def link_settings(config: GatewayConfig, client_id: str, *, clean_start: bool = True) -> LinkSettings:
-    mqtt_cfg = config.settings.mqtt
-    tls = mqtt_cfg.tls
-    return LinkSettings(
-        host=mqtt_cfg.host,
-        port=mqtt_cfg.port,
-        client_id=mqtt_cfg.client_id or client_id,
-        keepalive=mqtt_cfg.keepalive,
-        protocol=mqtt_cfg.protocol,
-        username=mqtt_cfg.username,
-        password=mqtt_cfg.password.get_secret_value() if mqtt_cfg.password else None,
-        ca_file=str(config.resolve(tls.ca_file)) if tls and tls.ca_file else None,
-        cert_file=str(config.resolve(tls.cert_file)) if tls and tls.cert_file else None,
-        key_file=str(config.resolve(tls.key_file)) if tls and tls.key_file else None,
-        check_hostname=tls.check_hostname if tls else True,
-        clean_start=clean_start,
-    )
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
@@ -105,7 +86,7 @@ class Gateway:
         )
         offline = payloads.dumps({"schema_version": SCHEMA_VERSION, "state": "offline"})
         self.link = MqttLink(
-            link_settings(config, f"lvgate-{settings.gateway_id}"),
+            link_settings(settings.mqtt, client_id=f"lvgate-{settings.gateway_id}", resolve=config.resolve),
             will=(self.topics.bridge("state"), offline),
             on_connected=self._on_connected,
             on_message=self._on_message,
