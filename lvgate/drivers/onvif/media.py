@@ -113,14 +113,15 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def parse_profiles_media1(response: Element) -> list[MediaProfile]:
+def _parse_profiles(response: Element, profile: str, name: str, encoder: str) -> list[MediaProfile]:
+    """Profiles of a GetProfiles reply; media1 and media2 differ only in where things are."""
     profiles = []
-    for p in response.findall("trt:Profiles", NS):
-        enc = p.find("tt:VideoEncoderConfiguration", NS)
+    for p in response.findall(profile, NS):
+        enc = p.find(encoder, NS)
         profiles.append(
             MediaProfile(
                 token=p.get("token", ""),
-                name=text(p, "tt:Name"),
+                name=text(p, name),
                 encoding=text(enc, "tt:Encoding"),
                 width=_int(text(enc, "tt:Resolution/tt:Width")),
                 height=_int(text(enc, "tt:Resolution/tt:Height")),
@@ -128,23 +129,14 @@ def parse_profiles_media1(response: Element) -> list[MediaProfile]:
             )
         )
     return profiles
+
+
+def parse_profiles_media1(response: Element) -> list[MediaProfile]:
+    return _parse_profiles(response, "trt:Profiles", "tt:Name", "tt:VideoEncoderConfiguration")
 
 
 def parse_profiles_media2(response: Element) -> list[MediaProfile]:
-    profiles = []
-    for p in response.findall("tr2:Profiles", NS):
-        enc = p.find("tr2:Configurations/tr2:VideoEncoder", NS)
-        profiles.append(
-            MediaProfile(
-                token=p.get("token", ""),
-                name=text(p, "tr2:Name"),
-                encoding=text(enc, "tt:Encoding"),
-                width=_int(text(enc, "tt:Resolution/tt:Width")),
-                height=_int(text(enc, "tt:Resolution/tt:Height")),
-                frame_rate=_float(text(enc, "tt:RateControl/tt:FrameRateLimit")),
-            )
-        )
-    return profiles
+    return _parse_profiles(response, "tr2:Profiles", "tr2:Name", "tr2:Configurations/tr2:VideoEncoder")
 
 
 def merge_encoder(profiles: list[MediaProfile], details: list[MediaProfile]) -> list[MediaProfile]:
