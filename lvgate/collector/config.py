@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from lvgate.gateway.config import MqttConfig, validate_document
 from lvgate.gateway.yaml_source import load_yaml
@@ -63,8 +63,16 @@ class ApiSettings(_Strict):
     tokens_env: str = Field(default="LVGATE_API_TOKENS", description="environment variable with comma-separated tokens")
 
 
+Role = Literal["full", "history", "book"]
+
+
 class CollectorSettings(_Strict):
     collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9_.-]+$")
+    role: Role = Field(
+        default="full",
+        description="full: history and the alarm book; history: writes history only (scale-out across hosts); "
+        "book: the alarm book, devices and the API without writing history (reads it for queries)",
+    )
     mqtt: CollectorMqtt = CollectorMqtt()
     storage: StorageConfig = StorageConfig()
     state_dir: Path = Path("var")
@@ -81,6 +89,23 @@ class CollectorSettings(_Strict):
     flush_interval: float = Field(default=1.0, gt=0, le=60, description="longest wait to fill a batch (s)")
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _role_fits(self) -> CollectorSettings:
+        if self.role == "history" and "alarms" in self.model_fields_set and self.alarms.enabled:
+            raise ValueError(
+                "role 'history' runs no alarm book: remove 'alarms' (or set alarms.enabled: false), "
+                "or use role 'full' or 'book'"
+            )
+        return self
+
+    @property
+    def runs_alarm_book(self) -> bool:
+        return self.alarms.enabled and self.role != "history"
+
+    @property
+    def writes_history(self) -> bool:
+        return self.role != "book"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ Scale-out: collectors that name the same ``mqtt.shared_group`` split telemetry a
 through an MQTT 5 shared subscription (each message reaches one of them). Retained topics
 (availability, info, bridge state) are subscribed by every collector, because brokers do not
 send retained messages to shared subscriptions; handling them twice is harmless (upserts
-ordered by time). The alarm book lives in the database file the collectors share; see
+ordered by time). The alarm book lives in the database file the collectors share, or, across
+hosts, in one ``role: book`` collector that receives every message; see
 ``lvgate/collector/README.md``.
 """
 
@@ -87,7 +88,7 @@ class Collector:
         self.stats = CollectorStats()
         self.started_ms = now_ms()
         rules = (
-            load_rules([config.resolve(p) for p in settings.alarms.rules]) if settings.alarms.enabled else RuleFile()
+            load_rules([config.resolve(p) for p in settings.alarms.rules]) if settings.runs_alarm_book else RuleFile()
         )
         self.book = AlarmBook(self.central, rules)
         # Inspection records, fault records, assets and monthly reports over the same database.
@@ -96,7 +97,7 @@ class Collector:
         self.maintenance = Maintenance.for_collector(self)
         self.ingest = Ingest(
             self.central,
-            self.book if settings.alarms.enabled else None,
+            self.book if settings.runs_alarm_book else None,
             base=self.base,
             collector_id=settings.collector_id,
             validation=settings.validation,
@@ -196,9 +197,10 @@ class Collector:
             self.stats.rejected += result.rejected
             self.stats.batches += 1
             await self._publish_alarms(result.alarm_devices)
-            await self._store(result.points)
+            if self.config.settings.writes_history:  # a 'book' collector leaves history to the 'history' ones
+                await self._store(result.points)
+                self.stats.stored_points += len(result.points)
             self.inbox.remove(m.id for m in batch)
-            self.stats.stored_points += len(result.points)
             await self._changed()
 
     async def _store(self, points: list[Point]) -> None:
@@ -245,6 +247,7 @@ class Collector:
     def health(self) -> dict[str, Any]:
         return {
             "collector_id": self.config.settings.collector_id,
+            "role": self.config.settings.role,
             "uptime_s": round((now_ms() - self.started_ms) / 1000, 1),
             "mqtt_connected": self.link.connected.is_set(),
             "storage": self.storage.name,
@@ -261,12 +264,13 @@ class Collector:
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.config.settings
         log.info(
-            "collector '%s' starting: broker %s:%s, storage %s, database %s",
-            settings.collector_id, settings.mqtt.host, settings.mqtt.port, self.storage.name, self.config.database,
+            "collector '%s' (role %s) starting: broker %s:%s, storage %s, database %s",
+            settings.collector_id, settings.role, settings.mqtt.host, settings.mqtt.port, self.storage.name,
+            self.config.database,
         )  # fmt: skip
         self.link.start()
         tasks = [asyncio.create_task(self._drain_forever(), name="drain")]
-        if settings.alarms.enabled:
+        if settings.runs_alarm_book:
             tasks.append(asyncio.create_task(self._tick_forever(), name="alarm-tick"))
             from lvgate.collector.maintenance.clock import SystemClock
             from lvgate.collector.maintenance.scheduler import run_schedule
