@@ -87,8 +87,12 @@ def _check_collector(path: Path) -> bool:
         return False
     settings = config.settings
     storage = "InfluxDB " + settings.storage.influxdb.url if settings.storage.influxdb else "SQLite history"
+    if not settings.writes_history:
+        storage += " (read only: role book)"
+    book = "alarm book" if settings.runs_alarm_book else "no alarm book"
     print(
-        f"{path}: OK: collector '{settings.collector_id}', broker {settings.mqtt.host}:{settings.mqtt.port}, {storage}"
+        f"{path}: OK: collector '{settings.collector_id}' (role {settings.role}, {book}), "
+        f"broker {settings.mqtt.host}:{settings.mqtt.port}, {storage}"
     )
     return True
 
