@@ -140,6 +140,64 @@ async def test_v2_write_api_against_victoria_metrics(victoria: VictoriaMetrics) 
     assert by_entity["humidity"]["values"] == [45.5] and by_entity["humidity"]["timestamps"] == [T0 + 1000]
 
 
+HISTORY_GATEWAY = 'gw "east", 机房'  # a quote, a comma, a space and Chinese in a label/tag value
+
+
+async def write_history_sample(writer: InfluxWriter) -> None:
+    def pts(ts_ms: int, readings: dict[str, object]) -> list:  # type: ignore[type-arg]
+        body = telemetry("ups-1", "ups", iso(ts_ms), readings, gateway=HISTORY_GATEWAY, site=SITE, room=ROOM)
+        return telemetry_points(json.loads(body))
+
+    try:
+        for i, (load, on_battery) in enumerate([(40, False), (41.5, True), (39.25, False)]):
+            await writer.write(pts(T0 + i * 60_000, {"load": load, "on_battery": on_battery}))
+        await writer.write(pts(T0 + 5_000, {"battery_charge": 98.0}))  # another entity, not in the answers
+    finally:
+        await writer.close()
+
+
+async def test_history_query_influxql_against_influxdb_1(influxdb: InfluxDB1, influxdb_database: str) -> None:
+    await write_history_sample(InfluxWriter(influxdb.url, api="v1", database=influxdb_database))
+    reader = InfluxWriter(influxdb.url, api="v1", database=influxdb_database)
+    try:
+        load = await reader.history(HISTORY_GATEWAY, "ups-1", "load", T0, T0 + 60_000, 100)  # end is inclusive
+        battery = await reader.history(HISTORY_GATEWAY, "ups-1", "on_battery", T0, T0 + 120_000, 2)
+    finally:
+        await reader.close()
+    assert load == [
+        {"ts_ms": T0, "value": 40.0, "quality": "good"},
+        {"ts_ms": T0 + 60_000, "value": 41.5, "quality": "good"},
+    ]
+    assert [(r["ts_ms"], r["value"]) for r in battery] == [(T0, False), (T0 + 60_000, True)]  # limit 2
+
+
+async def test_history_query_prometheus_against_victoria_metrics(victoria: VictoriaMetrics) -> None:
+    await write_history_sample(InfluxWriter(victoria.url, api="v2", bucket="lvgate", org="lvgate"))
+    reader = InfluxWriter(victoria.url, api="v2", bucket="lvgate", history_query="prometheus")
+
+    async def load_rows() -> list[dict[str, object]]:
+        victoria.flush()
+        return await reader.history(HISTORY_GATEWAY, "ups-1", "load", T0, T0 + 120_000, 100)
+
+    try:
+        found: list[dict[str, object]] = []
+
+        async def three() -> bool:
+            found[:] = await load_rows()
+            return len(found) == 3
+
+        await wait_for_async(three, timeout=20, what="three load samples from VictoriaMetrics")
+        window = await reader.history(HISTORY_GATEWAY, "ups-1", "load", T0 + 1, T0 + 60_000, 100)
+        battery = await reader.history(HISTORY_GATEWAY, "ups-1", "on_battery", T0, T0 + 120_000, 100)
+        other = await reader.history(HISTORY_GATEWAY, "ups-2", "load", T0, T0 + 120_000, 100)
+    finally:
+        await reader.close()
+    assert [(r["ts_ms"], r["value"]) for r in found] == [(T0, 40.0), (T0 + 60_000, 41.5), (T0 + 120_000, 39.25)]
+    assert [(r["ts_ms"], r["value"]) for r in window] == [(T0 + 60_000, 41.5)]
+    assert [(r["ts_ms"], r["value"]) for r in battery] == [(T0, False), (T0 + 60_000, True), (T0 + 120_000, False)]
+    assert other == []
+
+
 async def test_influxdb_away_for_30_s_loses_and_duplicates_nothing(
     tmp_path: Path, mqtt_broker: MosquittoBroker, influxdb_factory: InfluxDBFactory
 ) -> None:

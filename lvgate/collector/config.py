@@ -35,6 +35,11 @@ class InfluxConfig(_Strict):
     org: str | None = None
     bucket: str | None = None
     token: SecretStr | None = None
+    history_query: Literal["influxql", "prometheus"] = Field(
+        default="influxql",
+        description="how the API reads history back: influxql over /query (InfluxDB 1.x, 2.4+, 3.x) or "
+        "prometheus over /api/v1/export (VictoriaMetrics; numbers and booleans only)",
+    )
 
 
 class SqliteConfig(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Literal
@@ -32,10 +33,13 @@ class InfluxWriter:
         token: str | None = None,
         timeout_s: float = 10.0,
         on_rejected: Callable[[str, str], None] | None = None,
+        history_query: Literal["influxql", "prometheus"] = "influxql",
     ) -> None:
         self.url = url.rstrip("/")
-        self.database = database
+        # InfluxQL's db: the 1.x database, or the 2.x bucket (2.4+ maps buckets to databases itself).
+        self.database = database if api == "v1" else bucket or database
         self.api = api
+        self.history_query = history_query
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if api == "v1":
             self.endpoint = f"{self.url}/write"
@@ -85,7 +89,9 @@ class InfluxWriter:
     async def history(
         self, gateway: str, device: str, entity: str, start_ms: int, end_ms: int, limit: int
     ) -> list[dict[str, object]]:
-        """InfluxQL over ``/query`` (1.x, and 2.x through its 1.x compatibility API)."""
+        """InfluxQL over ``/query`` (1.x, 2.x and 3.x), or the Prometheus export API (VictoriaMetrics)."""
+        if self.history_query == "prometheus":
+            return await self._history_prometheus(gateway, device, entity, start_ms, end_ms, limit)
 
         def quoted(text: str) -> str:
             return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -107,6 +113,37 @@ class InfluxWriter:
                     row = dict(zip(columns, values, strict=True))
                     value = next((row[k] for k in ("value", "value_bool", "value_str") if row.get(k) is not None), None)
                     out.append({"ts_ms": row["time"], "value": value, "quality": row.get("quality") or "good"})
+        return sorted(out, key=lambda r: int(r["ts_ms"]))[:limit]  # type: ignore[call-overload]
+
+    async def _history_prometheus(
+        self, gateway: str, device: str, entity: str, start_ms: int, end_ms: int, limit: int
+    ) -> list[dict[str, object]]:
+        """Raw samples from ``/api/v1/export``. A server of this kind stores numbers only: the line
+        protocol's ``<measurement>_value`` and ``_value_bool`` (as 0/1) fields come back, enum words
+        and ``quality`` (string fields) do not."""
+
+        def quoted(text: str) -> str:
+            return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+        match = (
+            f'{{__name__=~".+_value(_bool)?",gateway={quoted(gateway)},device={quoted(device)},'
+            f"entity={quoted(entity)}}}"
+        )
+        params = {"match[]": match, "start": f"{start_ms / 1000:.3f}", "end": f"{end_ms / 1000:.3f}"}
+        try:
+            response = await self._client.get(f"{self.url}/api/v1/export", params=params)
+        except httpx.HTTPError as exc:
+            raise StorageUnavailable(f"history at {self.url}: {exc!r}") from exc
+        if response.status_code != 200:
+            raise StorageUnavailable(f"history at {self.url}: HTTP {response.status_code} {response.text[:200]}")
+        out: list[dict[str, object]] = []
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            series = json.loads(line)
+            is_bool = str(series["metric"].get("__name__", "")).endswith("_value_bool")
+            for ts, value in zip(series["timestamps"], series["values"], strict=True):
+                out.append({"ts_ms": int(ts), "value": bool(value) if is_bool else value, "quality": "good"})
         return sorted(out, key=lambda r: int(r["ts_ms"]))[:limit]  # type: ignore[call-overload]
 
     async def close(self) -> None:

@@ -68,6 +68,7 @@ def open_storage(config: CollectorConfig, on_rejected: Any = None) -> Storage:
             bucket=influx.bucket,
             token=influx.token.get_secret_value() if influx.token else None,
             on_rejected=on_rejected,
+            history_query=influx.history_query,
         )
     sqlite = storage.sqlite.path if storage.sqlite else config.settings.state_dir / "history.sqlite"
     return SqliteHistory(config.resolve(sqlite))
