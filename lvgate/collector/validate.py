@@ -8,44 +8,36 @@ throughput). Either way the topic's ids must match the payload's.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
 from lvgate.collector.fastschema import Check, compile_schema
 from lvgate.collector.points import PayloadError
+from lvgate.mqtt_schema.schemas import schemas
 from lvgate.mqtt_schema.topics import parse_device_topic
+from lvgate.mqtt_schema.validate import match_topic, topic_consistency, validate_message
 
-_schema_problems: Callable[[str, str, bytes], list[str]] | None
-_fast_parse: Callable[[str, str, bytes], Any] | None
-try:  # the contract's validator (mqtt_schema); basic checks only where it is absent
-    from lvgate.mqtt_schema.schemas import schemas
-    from lvgate.mqtt_schema.validate import _topic_consistency, match_topic, validate_message
 
-    @cache
-    def _compiled(name: str) -> Check | None:
-        return compile_schema(schemas()[name])
+@cache
+def _compiled(name: str) -> Check | None:
+    return compile_schema(schemas()[name])
 
-    def _fast_parse_impl(base: str, topic: str, payload: bytes) -> Any:
-        """The document when it surely follows the contract (compiled check); None: ask jsonschema."""
-        match = match_topic(base, topic)
-        check = _compiled(match.schema) if match is not None else None
-        if match is None or check is None:
-            return None
-        try:
-            document = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return None
-        if not check(document) or _topic_consistency(match, document):
-            return None
-        return document
 
-    _schema_problems = validate_message
-    _fast_parse = _fast_parse_impl
-except ImportError:  # pragma: no cover - depends on the mqtt_schema work having landed
-    _schema_problems = None
-    _fast_parse = None
+def _fast_parse(base: str, topic: str, payload: bytes) -> Any:
+    """The document when it surely follows the contract (compiled check); None: ask jsonschema."""
+    match = match_topic(base, topic)
+    check = _compiled(match.schema) if match is not None else None
+    if match is None or check is None:
+        return None
+    try:
+        document = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not check(document) or topic_consistency(match, document):
+        return None
+    return document
+
 
 Leaf = Literal["telemetry", "availability", "events", "info", "bridge_state", "bridge_info"]
 _DEVICE_LEAVES: dict[str, Leaf] = {"telemetry": "telemetry", "availability": "availability", "events": "events",
@@ -97,11 +89,11 @@ def check_message(
             raise PayloadError("empty payload")
         return None
     body: Any = None
-    if mode == "schema" and _schema_problems is not None:
+    if mode == "schema":
         # Most messages pass the compiled check; jsonschema (slow) only for the rest, and it
         # alone decides what is rejected and why.
-        body = _fast_parse(base, topic, payload) if _fast_parse is not None else None
-        problems = _schema_problems(base, topic, payload) if body is None else []
+        body = _fast_parse(base, topic, payload)
+        problems = validate_message(base, topic, payload) if body is None else []
         if problems:
             raise PayloadError("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
     if body is None:

@@ -148,11 +148,11 @@ def validate_message(base: str, topic: str, payload: bytes) -> list[str]:
     except json.JSONDecodeError as exc:
         return [f"$: payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
     problems = validate_document(match.schema, document)
-    problems.extend(_topic_consistency(match, document))
+    problems.extend(topic_consistency(match, document))
     return problems
 
 
-def _topic_consistency(match: TopicMatch, document: Any) -> list[str]:
+def topic_consistency(match: TopicMatch, document: Any) -> list[str]:
     """The ids in the payload must be the ones the topic was built from."""
     if not isinstance(document, dict):
         return []
