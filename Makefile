@@ -6,6 +6,7 @@
 #   make test          system-deps + install, then lint and pytest (services are started by pytest fixtures)
 #   make demo          a simulated equipment room end to end (DEMO_ARGS="--duration 20")
 #   make bench         benchmarks, once bench/__main__.py exists
+#   make container-check  build deploy/Containerfile with podman and run the collector image (root, ~3 min; not in test)
 #   make clean         caches and build outputs; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -26,10 +27,10 @@ PYTEST_WALL_TIMEOUT ?= 2700
 # Print the stacks of every thread when one test runs longer than this (pytest's faulthandler).
 PYTEST_STACK_DUMP_AFTER ?= 300
 
-.PHONY: help install system-deps lint test demo bench clean distclean
+.PHONY: help install system-deps lint test demo bench container-check clean distclean
 
 help:
-	@sed -n '1,9s/^# \{0,1\}//p' Makefile
+	@sed -n '1,10s/^# \{0,1\}//p' Makefile
 
 install: $(STAMP)
 
@@ -71,6 +72,11 @@ demo: install
 bench: install
 	@if [ -f bench/__main__.py ]; then $(BIN)/python -m bench $(BENCH_ARGS); \
 	else echo "bench: no benchmarks yet (bench/__main__.py does not exist)"; fi
+
+# Slow and needs root (podman, debootstrap): deliberately not part of `make test`. See deploy/README.md.
+CONTAINER_CHECK_ARGS ?=
+container-check:
+	bash deploy/container-check.sh $(CONTAINER_CHECK_ARGS)
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output *.egg-info

@@ -164,3 +164,66 @@ def test_containerfile_copies_what_exists() -> None:
         assert (REPO / source).exists(), source
     assert "USER lvgate" in text
     assert '"collector", "-c", "/etc/lvgate/collector.yaml"' in text
+
+
+def containerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with backslash continuations joined."""
+    joined = (DEPLOY / "Containerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    found = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            found.append((word.upper(), rest.strip()))
+    return found
+
+
+def test_containerfile_builds_on_either_base() -> None:
+    # The official python image has `python` and `pip` on PATH; Debian's python3 package has neither
+    # (deploy/container-check.sh builds on such a base). Only `python3` and the venv's own pip work on both.
+    steps = containerfile_instructions()
+    assert ("ARG", "BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm") in steps
+    assert [rest for word, rest in steps if word == "FROM"] == ["${BASE_IMAGE} AS build", "${BASE_IMAGE}"]
+    words = {w for word, rest in steps if word == "RUN" for w in rest.replace("&&", " ").split()}
+    assert "python3" in words
+    assert not words & {"pip", "pip3", "python"}, sorted(words & {"pip", "pip3", "python"})
+
+
+def test_containerignore_lets_every_copy_source_through() -> None:
+    # .containerignore excludes everything and re-includes by name: a new COPY source needs a line there.
+    kept = {
+        line[1:].strip("/")
+        for line in (REPO / ".containerignore").read_text(encoding="utf-8").splitlines()
+        if line.startswith("!")
+    }
+    sources = [
+        source
+        for word, rest in containerfile_instructions()
+        if word == "COPY" and not rest.startswith("--from")
+        for source in rest.split()[:-1]
+    ]
+    assert sources
+    for source in sources:
+        assert source.split("/")[0] in kept, source
+
+
+def test_container_check_script_is_valid_bash() -> None:
+    script = DEPLOY / "container-check.sh"
+    parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert parsed.returncode == 0, parsed.stderr
+    # Options are parsed before anything needs root or podman.
+    shown = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=30, check=False)
+    assert shown.returncode == 0 and "--base-image IMAGE" in shown.stdout, shown.stdout + shown.stderr
+    refused = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, timeout=30, check=False)
+    assert refused.returncode == 2
+    assert "unknown option '--bogus'" in refused.stderr
+
+
+def test_container_check_script_passes_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (Debian package shellcheck)")
+    done = subprocess.run(
+        [shellcheck, str(DEPLOY / "container-check.sh")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
