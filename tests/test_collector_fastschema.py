@@ -98,3 +98,35 @@ def test_rejected_telemetry_keeps_jsonschema_reason() -> None:
         raise AssertionError("a reading of quality 'excellent' was accepted")
     good = check_message("lvgate", topic, json.dumps(doc).encode(), mode="schema", max_bytes=1 << 20)
     assert good is not None and good.body == doc
+
+
+def test_member_checks_are_remembered_per_key_not_per_value() -> None:
+    # Keys matching a pattern take its subschema; the verdict for a key is worked out once,
+    # but every value under that key is still checked.
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "patternProperties": {"^t\\.": {"type": "string"}, "^t\\.x": {"minLength": 2}},
+        "additionalProperties": False,
+    }
+    check = compile_schema(schema)
+    assert check is not None
+    assert check({"a": 1, "t.y": "s", "t.x": "ok"})
+    assert not check({"a": 1, "t.x": "s"})  # both patterns apply to t.x: minLength 2 fails
+    assert not check({"t.y": 5})  # same key as before, a value of the wrong type
+    assert not check({"b": "s"})  # no property, no pattern: additionalProperties false
+    assert not check({"a": True})  # true is not an integer
+    assert check({"a": 2.0})  # 2.0 is (Draft 2020-12)
+
+
+def test_if_conditions_compiled_in_line_keep_their_meaning() -> None:
+    schema = {
+        "if": {"properties": {"q": {"const": "bad"}}, "required": ["q"]},
+        "then": {"properties": {"v": {"type": "null"}}},
+        "else": {"required": ["v"]},
+    }
+    check = compile_schema(schema)
+    assert check is not None
+    assert check({"q": "bad", "v": None}) and not check({"q": "bad", "v": 1})
+    assert check({"q": "good", "v": 1}) and not check({"q": "good"})
+    assert not check({}) and check("not an object")  # no q: the else branch; non-objects pass both
