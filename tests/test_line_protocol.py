@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lvgate.collector.line_protocol import encode_point
+from lvgate.collector.line_protocol import encode_point, series_head
 from lvgate.collector.points import PayloadError, Point, telemetry_points
 
 
@@ -96,3 +96,31 @@ def test_per_sensor_keys_take_the_type_and_unit_of_their_base_key() -> None:
     point = telemetry_points(message)[0]
     assert point.fields == {"value": 41.5}
     assert point.tags["entity"] == "temperature.1010" and point.tags["unit"] == "°C"
+
+
+def test_series_head_sorts_tags_escapes_and_leaves_out_empty_ones() -> None:
+    tags = {"site": "hq 1", "room": "", "device": "ups,1", "entity": "a=b"}
+    assert series_head("ups x", tags) == "ups\\ x,device=ups\\,1,entity=a\\=b,site=hq\\ 1"
+
+
+def test_a_telemetry_point_as_a_line() -> None:
+    # Worked out by hand: tags sorted by key, '%' needs no escaping, 97 written as a float.
+    point = telemetry_points(_message(97))[0]
+    assert encode_point(point) == (
+        "ups,device=ups-1,device_class=ups,entity=battery_charge,gateway=gw,room=B1,site=hq,unit=% "
+        "value=97.0 1796292000000"
+    )
+
+
+def test_uncertain_quality_is_a_second_field() -> None:
+    message = _message(12.25)
+    message["readings"] = {"battery_charge": {"v": 12.25, "q": "uncertain"}}
+    point = telemetry_points(message)[0]
+    assert encode_point(point).endswith(' value=12.25,quality="uncertain" 1796292000000')
+
+
+def test_points_of_one_series_share_the_head_and_equal_a_point_built_by_hand() -> None:
+    first, second = telemetry_points(_message(1.5))[0], telemetry_points(_message(2.5))[0]
+    assert first.head is not None and first.head is second.head
+    by_hand = Point("ups", dict(first.tags), {"value": 1.5}, 1_796_292_000_000)
+    assert first == by_hand and encode_point(by_hand) == encode_point(first)
