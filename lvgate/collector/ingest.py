@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lvgate.collector.alarms import engine
 from lvgate.collector.alarms.book import (
     AlarmBook,
     AvailabilityInput,
@@ -24,7 +25,7 @@ from lvgate.collector.alarms.book import (
 )
 from lvgate.collector.central import CentralDb
 from lvgate.collector.points import PayloadError, Point, telemetry_points
-from lvgate.collector.validate import Message, check_message
+from lvgate.collector.validate import Message, check_message, prepare
 from lvgate.diskqueue import QueuedMessage
 from lvgate.mqtt_schema.payloads import parse_iso_ms
 
@@ -70,6 +71,24 @@ class Ingest:
         self.collector_id = collector_id
         self.validation: Literal["schema", "basic"] = validation
         self.max_bytes = max_bytes
+        self._watched_by_class: dict[str, frozenset[str]] = {}
+        if validation == "schema":
+            prepare()
+
+    def _watched(self, device_class: str) -> frozenset[str]:
+        """Entities of a device class that some value rule (threshold, state, rate) looks at."""
+        watched = self._watched_by_class.get(device_class)
+        if watched is None:
+            rules = self.book.rules.rules if self.book is not None else []
+            watched = frozenset(
+                entity
+                for rule in rules
+                if engine.input_kind(rule) == "value"
+                and rule.device_class in (None, device_class)
+                and isinstance(entity := getattr(rule, "entity", None), str)
+            )
+            self._watched_by_class[device_class] = watched
+        return watched
 
     def handle(self, batch: list[QueuedMessage], now_ms: int) -> BatchResult:
         result = BatchResult()
@@ -115,21 +134,27 @@ class Ingest:
         body, gateway = message.body, message.gateway
         if message.leaf == "telemetry":
             device = body["device"]
-            ctx = DeviceContext(gateway, device, body["device_class"], body["site"], body["room"])
+            device_class = body["device_class"]
+            ctx = DeviceContext(gateway, device, device_class, body["site"], body["room"])
             last = max((p.ts_ms for p in points), default=parse_iso_ms(body["ts"]))
             seen = result.devices.get((gateway, device))
             if seen is None or seen[1] < last:
                 result.devices[(gateway, device)] = (ctx, last)
+            latest = result.latest
+            watched = self._watched(device_class)
             for point in points:
-                entity = point.tags["entity"]
+                tags = point.tags
+                entity = tags["entity"]
+                fields = point.fields
                 value = point.value
                 key = (gateway, device, entity)
-                known = result.latest.get(key)
-                if known is None or known[0] < point.ts_ms:
-                    quality = str(point.fields.get("quality", "good"))
-                    result.latest[key] = (point.ts_ms, value, quality, point.tags.get("unit"))
-                if value is not None and "quality" not in point.fields:
-                    inputs.append(ValueInput(ctx, entity, value, point.ts_ms))
+                known = latest.get(key)
+                ts = point.ts_ms
+                if known is None or known[0] < ts:
+                    latest[key] = (ts, value, str(fields.get("quality", "good")), tags.get("unit"))
+                # Readings no value rule looks at need no alarm input (the book would skip them).
+                if entity in watched and value is not None and "quality" not in fields:
+                    inputs.append(ValueInput(ctx, entity, value, ts))
         elif message.leaf == "availability":
             assert message.device is not None
             online = body["state"] == "online"

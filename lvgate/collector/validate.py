@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+import orjson
+
 from lvgate.collector.fastschema import Check, compile_schema
 from lvgate.collector.points import PayloadError
 from lvgate.mqtt_schema.schemas import schemas
@@ -19,9 +21,28 @@ from lvgate.mqtt_schema.topics import parse_device_topic
 from lvgate.mqtt_schema.validate import match_topic, topic_consistency, validate_message
 
 
+def loads(payload: bytes) -> Any:
+    """json.loads, three times faster (orjson) for the payloads orjson takes.
+
+    orjson refuses a few documents that the json module reads (NaN, Infinity, lone surrogate
+    escapes, integers beyond 64 bits): those go through json.loads, so what is accepted, and
+    the error message of what is not, stay those of the json module.
+    """
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 @cache
 def _compiled(name: str) -> Check | None:
     return compile_schema(schemas()[name])
+
+
+def prepare() -> None:
+    """Compile every schema now (a few hundred ms), not when its first message arrives."""
+    for name in schemas():
+        _compiled(name)
 
 
 def _fast_parse(base: str, topic: str, payload: bytes) -> Any:
@@ -31,8 +52,8 @@ def _fast_parse(base: str, topic: str, payload: bytes) -> Any:
     if match is None or check is None:
         return None
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:  # NaN, a lone surrogate, not UTF-8...: jsonschema's path decides
         return None
     if not check(document) or topic_consistency(match, document):
         return None
@@ -98,7 +119,7 @@ def check_message(
             raise PayloadError("; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
     if body is None:
         try:
-            body = json.loads(payload)
+            body = loads(payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise PayloadError(f"not JSON: {exc}") from None
     if not isinstance(body, dict):
