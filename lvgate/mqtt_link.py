@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import select
 import socket
 import ssl
 import threading
@@ -189,8 +190,16 @@ class MqttLink:
         self._loop.add_reader(sock, self._readable)
 
     def _readable(self) -> None:
-        if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
-            self._lost.set()
+        # paho reads one packet per loop_read(): keep reading while more bytes wait, so a burst
+        # is taken in one event-loop turn (and its messages reach the inbox in one commit), not
+        # one turn per message. Bounded, so the other tasks still get their turns.
+        sock = self.client.socket()
+        for _ in range(_READS_PER_TURN):
+            if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                self._lost.set()
+                return
+            if sock is None or not _more_to_read(sock):
+                return
 
     def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._on_loop(self._unwatch, sock)
@@ -271,6 +280,20 @@ class MqttLink:
     def _handle_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         if self._on_ack is not None:
             self._call(self._on_ack, mid)
+
+
+_READS_PER_TURN = 500
+_select = select.select
+
+
+def _more_to_read(sock: Any) -> bool:
+    """Bytes waiting on the connection (decrypted ones held by TLS included)?"""
+    try:
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        return bool(_select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile: the next loop_read finds out
+        return False
 
 
 def _describe(exc: BaseException) -> str:

@@ -123,6 +123,7 @@ class Collector:
         self._flush_scheduled = False
         self._wake = asyncio.Event()
         self._closing = False
+        self._taken = 0  # messages handled and handed to storage, not yet removed from the inbox
         self.changes = asyncio.Condition()  # notified after each batch / alarm change (live page)
         self.change_serial = 0
         self.api_port: int | None = None
@@ -168,19 +169,20 @@ class Collector:
             dead_letter(self.central, "storage:" + self.storage.name, line.encode(), reason, now_ms(),
                         self.config.settings.collector_id)  # fmt: skip
 
-    async def _next_batch(self) -> list[Any]:
-        """Up to a batch of messages: waits (at most flush_interval) for a batch to fill."""
+    async def _next_batch(self, after_id: int, taken: int) -> list[Any]:
+        """Up to a batch of messages after ``after_id`` (``taken`` messages before it are still
+        being stored): waits (at most flush_interval) for a batch to fill."""
         settings = self.config.settings
         limit = max(1, settings.batch_size // 10)
         while True:
             # Count and look at the oldest only: reading every payload on each wake-up while a
             # batch fills cost a tenth of the collector's time.
-            if self._closing or len(self.inbox) >= limit:
-                return self.inbox.peek(limit)
-            head = self.inbox.peek(1)
+            if self._closing or len(self.inbox) - taken >= limit:
+                return self.inbox.peek(limit, after_id)
+            head = self.inbox.peek(1, after_id)
             age_s = (now_ms() - head[0].created_ms) / 1000 if head else 0.0
             if head and age_s >= settings.flush_interval:
-                return self.inbox.peek(limit)
+                return self.inbox.peek(limit, after_id)
             self._wake.clear()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
@@ -188,27 +190,54 @@ class Collector:
                     await self._wake.wait()
 
     async def _drain_forever(self) -> None:
-        while True:
-            batch = await self._next_batch()
-            if not batch:
-                if self._closing:
-                    return
-                continue
-            result = self.ingest.handle(batch, now_ms())
-            self.stats.rejected += result.rejected
-            self.stats.batches += 1
-            await self._publish_alarms(result.alarm_devices)
-            if self.config.settings.writes_history:  # a 'book' collector leaves history to the 'history' ones
-                await self._store(result.points)
-                self.stats.stored_points += len(result.points)
-            self.inbox.remove(m.id for m in batch)
+        """Handle batch after batch; a second task stores them, in order.
+
+        While storage takes one batch (InfluxDB parses it on the other core), the next one is
+        validated and recorded: the two work at the same time instead of taking turns. At most
+        one batch waits for storage, so when storage is away the messages wait in the inbox.
+        """
+        handed: asyncio.Queue[tuple[list[int], list[Point]] | None] = asyncio.Queue(maxsize=1)
+        writer = asyncio.create_task(self._store_forever(handed), name="store")
+        after_id = 0
+        try:
+            while True:
+                batch = await self._next_batch(after_id, self._taken)
+                if not batch:
+                    if self._closing:
+                        break
+                    continue
+                result = self.ingest.handle(batch, now_ms())
+                self.stats.rejected += result.rejected
+                self.stats.batches += 1
+                after_id = batch[-1].id
+                self._taken += len(batch)
+                await self._publish_alarms(result.alarm_devices)
+                # A 'book' collector leaves history to the 'history' ones.
+                points = result.points if self.config.settings.writes_history else []
+                await handed.put(([m.id for m in batch], points))
+            await handed.put(None)
+            await writer
+        finally:
+            writer.cancel()
+
+    async def _store_forever(self, handed: asyncio.Queue[tuple[list[int], list[Point]] | None]) -> None:
+        while (item := await handed.get()) is not None:
+            ids, points = item
+            if points:
+                await self._store(points)
+            self.inbox.remove(ids)  # only now: stored, the messages may go
+            self._taken -= len(ids)
+            self.stats.stored_points += len(points)
             await self._changed()
 
     async def _store(self, points: list[Point]) -> None:
         """Write until storage takes it; the messages stay in the inbox meanwhile."""
         backoff = 0.2
-        for start in range(0, len(points), self.config.settings.batch_size):
-            chunk = points[start : start + self.config.settings.batch_size]
+        size = self.config.settings.batch_size
+        chunks = -(-len(points) // size)  # as many writes as batch_size asks, of even size
+        size = -(-len(points) // chunks) if chunks else size
+        for start in range(0, len(points), size):
+            chunk = points[start : start + size]
             while True:
                 try:
                     await self.storage.write(chunk)
