@@ -121,3 +121,13 @@ async def test_two_collectors_split_a_shared_subscription(tmp_path: Path, mqtt_b
     assert sum(received) == count, received  # each message reached exactly one collector
     assert min(received) > count // 10, f"load not split: {received}"
     assert sorted(a["device"] for a in alarms) == ["env-0", "env-1", "env-2", "env-3"]  # one per device
+
+
+def test_latest_values_are_written_as_json_exactly_as_json_dumps_writes_them() -> None:
+    from lvgate.collector.ingest import _json
+
+    # Written out by hand: floats keep their shortest repr (exponents as Python writes them).
+    cases = [(1.5, "1.5"), (100.0, "100.0"), (1e16, "1e+16"), (-0.0, "-0.0"), (True, "true"), (False, "false")]
+    for value, text in [*cases, (None, "null")]:
+        assert _json(value) == text == json.dumps(value)
+    assert _json("on_battery") == '"on_battery"' and _json("°C") == '"\\u00b0C"'

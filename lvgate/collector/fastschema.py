@@ -85,6 +85,7 @@ class _Generator:
         Members = tuple[str, dict[str, str], list[tuple[Callable[[str], Any], str]], str | None]
         self.members: dict[str, Members] = {}  # name -> (property, pattern and extra functions)
         self.counter = 0
+        self.inlining: list[str] = []  # $ref targets being emitted in line (recursion guard)
 
     def name(self, prefix: str) -> str:
         self.counter += 1
@@ -102,9 +103,7 @@ class _Generator:
         self.functions.append("\n".join([f"def {name}(x):", *body, "    return True"]))
         return name
 
-    def ref(self, pointer: str) -> str:
-        if pointer in self.refs:
-            return self.refs[pointer]
+    def target(self, pointer: str) -> Any:
         if not pointer.startswith("#/"):
             raise Unsupported(pointer)
         target: Any = self.root
@@ -113,6 +112,12 @@ class _Generator:
             if not isinstance(target, dict) or part not in target:
                 raise Unsupported(pointer)
             target = target[part]
+        return target
+
+    def ref(self, pointer: str) -> str:
+        if pointer in self.refs:
+            return self.refs[pointer]
+        target = self.target(pointer)
         name = self.refs[pointer] = self.name("ref")  # named before its body: recursion calls it
         self.function(target, name)
         return name
@@ -184,13 +189,22 @@ class _Generator:
             out.append(f"{pad}        if not {item}({each}):")
             out.append(f"{pad}            return False")
         if any(k in schema for k in _OBJECT_KEYWORDS):
-            body = self.emit_object(schema, var, depth + 1)
-            if body:
-                out.append(f"{pad}if isinstance({var}, dict):")
-                out.extend(body)
+            if schema.get("type") == "object":  # known to be a dict from here on
+                out.extend(self.emit_object(schema, var, depth))
+            else:
+                body = self.emit_object(schema, var, depth + 1)
+                if body:
+                    out.append(f"{pad}if isinstance({var}, dict):")
+                    out.extend(body)
         if "$ref" in schema:
-            out.append(f"{pad}if not {self.ref(schema['$ref'])}({var}):")
-            out.append(f"{pad}    return False")
+            pointer = schema["$ref"]
+            if pointer in self.inlining or len(self.inlining) >= 8:  # recursion: call its function
+                out.append(f"{pad}if not {self.ref(pointer)}({var}):")
+                out.append(f"{pad}    return False")
+            else:  # in line: one call less per value
+                self.inlining.append(pointer)
+                out.extend(self.emit(self.target(pointer), var, depth))
+                self.inlining.pop()
         for sub in schema.get("allOf", []):
             out.extend(self.emit(sub, var, depth))
         if "if" in schema:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +53,19 @@ def dead_letter(central: CentralDb, topic: str, payload: bytes, reason: str, now
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT(digest) DO NOTHING",
         (digest, now_ms, topic, reason[:2000], len(payload), payload[:EXCERPT_BYTES], collector),
     )
+
+
+def _json(value: Any) -> str:
+    """json.dumps(value), with the common reading values written without the encoder."""
+    if type(value) is float and math.isfinite(value):
+        return repr(value)  # what json.dumps writes for a finite float
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return json.dumps(value)
 
 
 class Ingest:
@@ -127,7 +141,7 @@ class Ingest:
             "INSERT INTO latest(gateway, device, entity, ts_ms, value, quality, unit) VALUES (?,?,?,?,?,?,?) "
             "ON CONFLICT(gateway, device, entity) DO UPDATE SET ts_ms = excluded.ts_ms, value = excluded.value, "
             "quality = excluded.quality, unit = excluded.unit WHERE excluded.ts_ms > latest.ts_ms",
-            [(*key, ts, json.dumps(value), quality, unit) for key, (ts, value, quality, unit) in result.latest.items()],
+            [(*key, ts, _json(value), quality, unit) for key, (ts, value, quality, unit) in result.latest.items()],
         )
 
     def _record(self, db: Any, message: Message, points: list[Point], inputs: list[Input], result: BatchResult) -> None:
