@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_collector(args: argparse.Namespace) -> int:
     from lvgate.collector.config import load_collector_config
-    from lvgate.collector.service import Collector
+    from lvgate.collector.service import Collector, quiet_gc
 
     try:
         config = load_collector_config(args.config)
@@ -125,7 +125,9 @@ def cmd_collector(args: argparse.Namespace) -> int:
         return 1
 
     async def main(stop: asyncio.Event) -> None:
-        await Collector(config).run(stop)
+        collector = Collector(config)
+        quiet_gc()
+        await collector.run(stop)
 
     asyncio.run(run_until_signal(main))
     return 0
