@@ -84,6 +84,10 @@ class AlarmBook:
     # --- decisions (inside a transaction) ----------------------------------------------------
     def apply(self, inputs: Iterable[Input]) -> set[DeviceKey]:
         changed: set[DeviceKey] = set()
+        # Each condition is read once and written once per batch (the caller's transaction keeps
+        # them ours meanwhile); a device's readings arrive many to a batch.
+        conditions: dict[tuple[str, str, str], engine.Condition] = {}
+        dirty: dict[tuple[str, str, str], DeviceContext] = {}
         for item in inputs:
             if isinstance(item, ValueInput):
                 candidates = self._by_input.get(("value", item.entity), [])
@@ -94,7 +98,10 @@ class AlarmBook:
             for rule in candidates:
                 if not rule.applies_to(item.ctx.device, item.ctx.device_class):
                     continue
-                cond = self._condition(item.ctx, rule.id)
+                key = (item.ctx.gateway, item.ctx.device, rule.id)
+                cond = conditions.get(key)
+                if cond is None:
+                    cond = conditions[key] = self._condition(item.ctx, rule.id)
                 if isinstance(item, ValueInput):
                     fresh = engine.observe_value(rule, cond, item.value, item.ts_ms)
                 elif isinstance(item, AvailabilityInput):
@@ -108,7 +115,9 @@ class AlarmBook:
                 # would have raised live; durations that run out between inputs are found by tick().
                 if self._decide(rule, item.ctx, cond, item.ts_ms):
                     changed.add((item.ctx.gateway, item.ctx.device))
-                self._save_condition(item.ctx, rule.id, cond)
+                dirty[key] = item.ctx
+        for (_, _, rule_id), ctx in dirty.items():
+            self._save_condition(ctx, rule_id, conditions[(ctx.gateway, ctx.device, rule_id)])
         return changed
 
     def tick(self, now_ms: int) -> set[DeviceKey]:
