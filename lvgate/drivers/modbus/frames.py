@@ -129,24 +129,34 @@ def check_reply_pdu(pdu: bytes, request_pdu: bytes) -> bytes:
     return pdu
 
 
-@dataclass(frozen=True, slots=True)
-class MbapHeader:
-    transaction: int
-    protocol: int
-    length: int
-    unit: int
+_MBAP = struct.Struct(">HHHB")
 
 
-def parse_mbap(header: bytes) -> MbapHeader:
-    transaction, protocol, length, unit = struct.unpack(">HHHB", header)
+def mbap_fields(buffer: bytes | bytearray) -> tuple[int, int, int]:
+    """(transaction, length, unit) of the MBAP header at the start of ``buffer`` (7 bytes or
+    more), refused when protocol or length cannot be Modbus."""
+    transaction, protocol, length, unit = _MBAP.unpack_from(buffer)
     if protocol != 0 or not 2 <= length <= 254:
-        raise FrameError("garbage", f"MBAP header {header.hex(' ')} is not Modbus")
-    return MbapHeader(transaction, protocol, length, unit)
+        raise FrameError("garbage", f"MBAP header {bytes(buffer[:7]).hex(' ')} is not Modbus")
+    return transaction, length, unit
 
 
 def registers_of(pdu: bytes) -> list[int]:
     """Words of a function 3/4 reply."""
-    return [int.from_bytes(pdu[2 + i : 4 + i], "big") for i in range(0, pdu[1], 2)]
+    size = pdu[1]
+    if size % 2 == 0 and len(pdu) >= 2 + size:
+        return list(_words_format(size // 2).unpack_from(pdu, 2))
+    return [int.from_bytes(pdu[2 + i : 4 + i], "big") for i in range(0, size, 2)]
+
+
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def _words_format(count: int) -> struct.Struct:
+    known = _WORDS.get(count)
+    if known is None:
+        known = _WORDS[count] = struct.Struct(f">{count}H")
+    return known
 
 
 def bits_of(pdu: bytes, count: int) -> list[int]:

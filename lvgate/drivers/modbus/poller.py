@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from lvgate.drivers.base import DeviceConfig, DeviceError, DevicePoller
-from lvgate.drivers.modbus.codec import decode_point, decode_string
+from lvgate.drivers.modbus.codec import PointDecoder, compile_point, decode_string
 from lvgate.drivers.modbus.frames import (
     DEVICE_ID_FIELDS,
     ExceptionReply,
@@ -27,9 +27,9 @@ from lvgate.reading import Quality, Reading, now_ms
 log = logging.getLogger(__name__)
 
 
-async def read_block(bus: Bus, unit: int, block: ReadBlock) -> list[int]:
-    """Words (or bits as 0/1) of one planned request."""
-    pdu = await bus.request(unit, read_request(block.table, block.start, block.count))
+async def read_block(bus: Bus, unit: int, block: ReadBlock, request: bytes | None = None) -> list[int]:
+    """Words (or bits as 0/1) of one planned request (``request``: its PDU, when built already)."""
+    pdu = await bus.request(unit, request or read_request(block.table, block.start, block.count))
     if block.table in ("coil", "discrete"):
         return bits_of(pdu, block.count)
     return registers_of(pdu)
@@ -82,8 +82,11 @@ class ModbusPoller(DevicePoller):
         self.byte_order = byte_order
         self.located = [(p, profile.wire_address(p)) for p in profile.points]
         self.learned = Learned()
-        self.blocks = plan_reads(self.located, max_gap)
         self.value_types = {k: entity_kind(profile.device_class, k).type for p in profile.points for k in p.keys}
+        # Worked out once per point and per planned request, not at every poll.
+        self._decoders: dict[int, PointDecoder] = {}
+        self._compiled: dict[int, tuple[ReadBlock, bytes, list[tuple[PointDecoder, int]]]] = {}
+        self.blocks = plan_reads(self.located, max_gap)
         self.backoff = Backoff(config.poll_interval, backoff_after, backoff_max)
 
     async def poll(self) -> list[Reading]:
@@ -106,6 +109,7 @@ class ModbusPoller(DevicePoller):
             self._failed("bad_frame", f"unit {self.unit} on {self.bus.name}: {exc}")
         if (len(self.learned.holes), len(self.learned.lonely)) != learned_before:
             self.blocks = plan_reads(self.located, self.max_gap, self.learned)
+            self._compiled.clear()
             log.info("device '%s': learned plan of %d requests", device, len(self.blocks))
         if self.blocks and failed_blocks == len(self.blocks):
             self._failed("exception", f"unit {self.unit} refused every read")
@@ -118,8 +122,9 @@ class ModbusPoller(DevicePoller):
 
     async def _read_into(self, block: ReadBlock, readings: list[Reading]) -> bool:
         """Read one block, appending its readings; on exception 2 split it and learn."""
+        request, decoders = self._compile(block)
         try:
-            words = await read_block(self.bus, self.unit, block)
+            words = await read_block(self.bus, self.unit, block, request)
         except ExceptionReply as exc:
             halves = split_block(block) if exc.code == 2 else None
             if halves is None:
@@ -149,13 +154,27 @@ class ModbusPoller(DevicePoller):
                 return False
             raise
         ts = now_ms()
-        for point, address in block.points:
-            offset = address - block.start
-            for key, value, quality in decode_point(
-                point, words[offset : offset + point.register_count], self.byte_order, self.value_types
-            ):
-                readings.append(Reading(self.config.id, key, value, ts, quality))
+        device = self.config.id
+        for decoder, offset in decoders:
+            for key, value, quality in decoder(words, offset):
+                readings.append(Reading(device, key, value, ts, quality))
         return True
+
+    def _compile(self, block: ReadBlock) -> tuple[bytes, list[tuple[PointDecoder, int]]]:
+        """The request PDU of ``block`` and a decoder per point with its offset in the reply."""
+        known = self._compiled.get(id(block))
+        if known is not None and known[0] is block:
+            return known[1], known[2]
+        decoders = []
+        for point, address in block.points:
+            decoder = self._decoders.get(id(point))
+            if decoder is None:
+                decoder = self._decoders[id(point)] = compile_point(point, self.byte_order, self.value_types)
+            decoders.append((decoder, address - block.start))
+        request = read_request(block.table, block.start, block.count)
+        if any(block is planned for planned in self.blocks):  # halves of a refused read are not kept
+            self._compiled[id(block)] = (block, request, decoders)
+        return request, decoders
 
     async def identity(self) -> dict[str, Any] | None:
         """Function 43/14 when the device has it, then the profile's identity registers."""

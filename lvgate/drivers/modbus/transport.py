@@ -25,8 +25,8 @@ from lvgate.drivers.modbus.frames import (
     FrameError,
     check_reply_pdu,
     check_rtu_reply,
+    mbap_fields,
     mbap_frame,
-    parse_mbap,
     rtu_frame,
     rtu_reply_length,
 )
@@ -67,16 +67,21 @@ class _Pipe(abc.ABC):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.arrived = asyncio.Event()
+        self.waiter: asyncio.Future[None] | None = None  # set while a request waits for bytes
         self.broken: str | None = None
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _data(self, data: bytes) -> None:
         self.buffer += data
-        self.arrived.set()
+        self._wake()
 
     def _lost(self, why: str) -> None:
         self.broken = self.broken or why
-        self.arrived.set()
+        self._wake()
 
     @abc.abstractmethod
     async def write(self, data: bytes) -> None: ...
@@ -239,10 +244,13 @@ class Bus(abc.ABC):
             try:
                 last: Exception = TimeoutError("no attempt")
                 for _ in range(attempts):
-                    pipe = await self._ensure_open()
-                    pause = self._quiet_since + self.gap - time.monotonic()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
+                    pipe = self._pipe
+                    if pipe is None or pipe.broken or pipe.stale():
+                        pipe = await self._ensure_open()
+                    if self.gap:
+                        pause = self._quiet_since + self.gap - time.monotonic()
+                        if pause > 0:
+                            await asyncio.sleep(pause)
                     if pipe.buffer and self.framed_by_silence:  # late replies, noise: never this answer
                         self.stats.discarded_bytes += len(pipe.buffer)
                         pipe.buffer.clear()
@@ -279,13 +287,22 @@ class Bus(abc.ABC):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("no reply")
-        pipe.arrived.clear()
+        # A bare future and a timer: one of these per request, so no task as wait_for would make.
+        loop = asyncio.get_running_loop()
+        waiter = pipe.waiter = loop.create_future()
+        timer = loop.call_later(remaining, _expire, waiter)
         try:
-            await asyncio.wait_for(pipe.arrived.wait(), remaining)
-        except TimeoutError:
-            raise TimeoutError("no reply") from None
+            await waiter
+        finally:
+            timer.cancel()
+            pipe.waiter = None
         if pipe.broken:
             raise LinkError(pipe.broken)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no reply"))
 
 
 class _RtuBus(Bus):
@@ -388,19 +405,20 @@ class TcpBus(Bus):
         await pipe.write(frame)
         self.stats.bytes_out += len(frame)
         deadline = time.monotonic() + timeout
+        buffer = pipe.buffer
         while True:
-            if len(pipe.buffer) >= 7:
-                header = parse_mbap(bytes(pipe.buffer[:7]))
-                total = 6 + header.length
-                if len(pipe.buffer) >= total:
-                    reply = bytes(pipe.buffer[7:total])
-                    del pipe.buffer[:total]
+            if len(buffer) >= 7:
+                transaction, length, replier = mbap_fields(buffer)
+                total = 6 + length
+                if len(buffer) >= total:
+                    reply = bytes(buffer[7:total])
+                    del buffer[:total]
                     self.stats.bytes_in += total
-                    if header.transaction != self._transaction:
+                    if transaction != self._transaction:
                         self.stats.discarded_bytes += total  # a late reply to an earlier request
                         continue
-                    if header.unit != unit:
-                        raise FrameError("mismatch", f"reply from unit {header.unit}, asked unit {unit}")
+                    if replier != unit:
+                        raise FrameError("mismatch", f"reply from unit {replier}, asked unit {unit}")
                     if not reply:
                         raise FrameError("short", "empty PDU")
                     return check_reply_pdu(reply, pdu)
