@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,42 @@ class LinkSettings:
     check_hostname: bool = True
     clean_start: bool = True
     session_expiry_s: int = 0
+
+
+class _Client(mqtt.Client):
+    """paho's client with a cheaper acknowledgement path for a busy publisher.
+
+    ``on_publish`` stays unset, so paho neither builds a reason code and properties for every
+    QoS 0 message it writes nor for every plain PUBACK (no reason code, no properties: the
+    broker's "success"); acknowledgements reach ``acked`` from paho's own bookkeeping
+    (``_do_on_publish``), once per message it had in flight. Anything else takes paho's path.
+    """
+
+    acked: Callable[[int], None] | None = None
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if cmd == "PUBACK" and len(packet) == 2:
+            mid = packet[0] << 8 | packet[1]
+            with self._out_message_mutex:
+                if mid in self._out_messages:
+                    return self._do_on_publish(mid, _SUCCESS, _NO_PROPERTIES)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        rc: MQTTErrorCode = super()._handle_pubackcomp(cmd)
+        return rc
+
+    def _do_on_publish(self, mid: int, reason_code: Any, properties: Any) -> MQTTErrorCode:
+        rc: MQTTErrorCode = super()._do_on_publish(mid, reason_code, properties)
+        if self.acked is not None:
+            try:
+                self.acked(mid)
+            except Exception:
+                log.exception("MQTT acknowledgement handler failed")
+        return rc
+
+
+_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 
 class MqttLink:
@@ -73,7 +110,7 @@ class MqttLink:
         kwargs: dict[str, Any] = {"client_id": settings.client_id, "protocol": protocol}
         if protocol == mqtt.MQTTv311:
             kwargs["clean_session"] = settings.clean_start
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, **kwargs)
+        self.client = _Client(CallbackAPIVersion.VERSION2, **kwargs)
         self.client.max_inflight_messages_set(200)
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password)
@@ -91,11 +128,13 @@ class MqttLink:
         self.client.on_connect = self._handle_connect
         self.client.on_disconnect = self._handle_disconnect
         self.client.on_message = self._handle_message
-        self.client.on_publish = self._handle_publish
+        self.client.acked = self._handle_ack
         self.client.on_socket_open = self._socket_open
         self.client.on_socket_close = self._socket_close
         self.client.on_socket_register_write = self._want_write
         self.client.on_socket_unregister_write = self._done_writing
+        self._flush_pending = False
+        self._writer_added = False
         self._lost = asyncio.Event()
         self._owner: asyncio.Task[None] | None = None
         self._thread_id = threading.get_ident()
@@ -209,23 +248,38 @@ class MqttLink:
         with contextlib.suppress(ValueError, OSError):
             self._loop.remove_reader(sock)
             self._loop.remove_writer(sock)
+        self._writer_added = False
         self._lost.set()
 
     def _want_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
-        self._on_loop(self._add_writer, sock)
+        self._on_loop(self._schedule_flush, sock)
 
-    def _add_writer(self, sock: Any) -> None:
+    def _schedule_flush(self, sock: Any) -> None:
+        """paho has something to send: write it at the end of this loop turn, together with
+        everything else published during the turn (paho asks once until it has written all)."""
         assert self._loop is not None
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.add_writer(sock, self.client.loop_write)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush, sock)
+
+    def _flush(self, sock: Any) -> None:
+        self._flush_pending = False
+        self.client.loop_write()
+        if self.client.want_write() and not self._writer_added:  # the socket is full: wait until writable
+            assert self._loop is not None
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.add_writer(sock, self.client.loop_write)
+                self._writer_added = True
 
     def _done_writing(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._on_loop(self._remove_writer, sock)
 
     def _remove_writer(self, sock: Any) -> None:
         assert self._loop is not None
-        with contextlib.suppress(ValueError, OSError):
-            self._loop.remove_writer(sock)
+        if self._writer_added:
+            self._writer_added = False
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_writer(sock)
 
     # --- publishing ------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
@@ -277,7 +331,7 @@ class MqttLink:
         if self._on_message is not None:
             self._call(self._on_message, message)
 
-    def _handle_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+    def _handle_ack(self, mid: int) -> None:
         if self._on_ack is not None:
             self._call(self._on_ack, mid)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from lvgate.mqtt_schema.catalog import COMMANDS
 from lvgate.mqtt_schema.schemas import schemas
 from lvgate.mqtt_schema.validate import schema_for_topic, validate_document, validate_message, validator
 from lvgate.mqtt_schema.vocabulary import EntityKind, vocabulary
-from lvgate.reading import Quality, Reading
+from lvgate.reading import Quality, Reading, Value
 
 BASE = "lvgate"
 TELEMETRY = "lvgate/gw-b1/ups-1/telemetry"
@@ -150,6 +151,51 @@ def test_whatever_the_builders_make_from_vocabulary_readings_validates(case: tup
     latest = {r.key: (r.value, r.ts_ms, r.quality) for r in readings}
     state = payloads.state("dev-1", latest, device_class=device_class)
     assert validate_message(BASE, "lvgate/gw/dev-1/state", payloads.dumps(state)) == []
+
+
+@st.composite
+def _odd_readings(draw: st.DrawFn) -> list[Reading]:
+    """Readings of any value type and quality, with repeated keys and instance keys."""
+    keys = st.sampled_from(["load", "temperature", "temperature.1010", "ups_model", 'ключ "q"', "on_battery"])
+    values = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+    )
+    ts = st.integers(min_value=1_600_000_000_000, max_value=1_600_000_003_000)
+    qualities = st.sampled_from(list(Quality))
+    return [
+        Reading("dev-1", draw(keys), draw(values), draw(ts), draw(qualities))
+        for _ in range(draw(st.integers(min_value=1, max_value=8)))
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_odd_readings(), st.booleans())
+def test_device_encoder_writes_what_dumps_writes(readings: list[Reading], with_class: bool) -> None:
+    """The gateway's per-device encoder against the plain builders and json.dumps."""
+    units: dict[str, str | None] = {"load": "%", "temperature": "°C", "on_battery": None}
+    head = {"site": "hq \u2013 B1", "room": 'room "1"', "gateway": "gw", "device": "dev-1", "device_class": "ups"}
+    encoder = payloads.DeviceEncoder(units=units, **head)
+    telemetry = payloads.telemetry(readings=readings, units=units, **head)
+    assert encoder.telemetry(readings) == json.dumps(telemetry, ensure_ascii=False, separators=(",", ":")).encode()
+    latest = {r.key: (r.value, r.ts_ms, r.quality) for r in readings}
+    state = payloads.state("dev-1", latest, device_class="ups" if with_class else None)
+    assert encoder.state(latest, with_class) == json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+    # Later values that telemetry did not carry (a deadband held them back), equal or not.
+    changed: dict[str, tuple[Value, int, Quality]] = {
+        k: (0 if isinstance(v, float) else 0.0, ts, q) for k, (v, ts, q) in latest.items()
+    }
+    state = payloads.state("dev-1", changed, device_class="ups" if with_class else None)
+    assert encoder.state(changed, with_class) == json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_device_encoder_refuses_what_json_refuses() -> None:
+    encoder = payloads.DeviceEncoder(site="s", room="r", gateway="g", device="d", device_class="ups", units={})
+    with pytest.raises(ValueError):
+        encoder.telemetry([Reading("d", "load", math.inf, 1_600_000_000_000)])
 
 
 def test_state_values_are_checked_per_device_class() -> None:
