@@ -6,6 +6,7 @@
 #   make test          system-deps + install, then lint and pytest (services are started by pytest fixtures)
 #   make demo          a simulated equipment room end to end (DEMO_ARGS="--duration 20")
 #   make bench         benchmarks, once bench/__main__.py exists
+#   make soak          the full 10-minute soak (make bench runs a short one)
 #   make container-check  build deploy/Containerfile with podman and run the collector image (root, ~3 min; not in test)
 #   make clean         caches and build outputs; `make distclean` also removes .venv
 
@@ -27,10 +28,10 @@ PYTEST_WALL_TIMEOUT ?= 2700
 # Print the stacks of every thread when one test runs longer than this (pytest's faulthandler).
 PYTEST_STACK_DUMP_AFTER ?= 300
 
-.PHONY: help install system-deps lint test demo bench container-check clean distclean
+.PHONY: help install system-deps lint test demo bench container-check soak clean distclean
 
 help:
-	@sed -n '1,10s/^# \{0,1\}//p' Makefile
+	@sed -n '1,11s/^# \{0,1\}//p' Makefile
 
 install: $(STAMP)
 
@@ -77,6 +78,9 @@ bench: install
 CONTAINER_CHECK_ARGS ?=
 container-check:
 	bash deploy/container-check.sh $(CONTAINER_CHECK_ARGS)
+
+soak: install
+	$(BIN)/python -m bench soak --soak-minutes 10
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output *.egg-info

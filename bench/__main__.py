@@ -11,7 +11,7 @@ one written for it with its output. A failing benchmark is reported and the othe
     .venv/bin/python -m bench                      # everything (make bench)
     .venv/bin/python -m bench peers soak           # only these
     .venv/bin/python -m bench --report-only        # only regenerate BENCHMARKS.md
-    .venv/bin/python -m bench --soak-minutes 10    # the full 10-minute soak
+    .venv/bin/python -m bench soak --soak-minutes 10   # the full 10-minute soak (make soak)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bench._common import REPO_ROOT, RESULTS_DIR, machine_info
 from bench._report import write_report
+from bench.soak import result_name as soak_result_name
 
 BENCH_DIR = Path(__file__).parent
 # Arguments for `make bench` (a benchmark's own defaults may be longer), and a time limit each.
@@ -59,10 +60,11 @@ def discover() -> list[str]:
 def run_one(name: str, extra: list[str], soak_minutes: float | None) -> dict[str, object]:
     args, limit = QUICK.get(name, ([], DEFAULT_LIMIT_S))
     args = [*args, *extra]
+    result_file = RESULTS_DIR / f"{name}.json"
     if name == "soak" and soak_minutes is not None:
         args += ["--minutes", str(soak_minutes)]
         limit = max(limit, soak_minutes * 60 + 180)
-    result_file = RESULTS_DIR / f"{name}.json"
+        result_file = RESULTS_DIR / f"{soak_result_name(soak_minutes)}.json"
     before = result_file.stat().st_mtime if result_file.exists() else None
     command = [sys.executable, "-m", f"bench.{name}", *args]
     print(f"bench: {name}: {' '.join(command[1:])} (limit {limit:g} s)", flush=True)

@@ -9,7 +9,9 @@ end, and readings lost: every request the farm answered is one poll of 20 readin
 readings InfluxDB holds for the farm devices must equal 20 x the requests the farm counted.
 
 The default is short so ``make bench`` stays under 15 minutes; ``--minutes 10`` is the full
-soak (``python -m bench --soak-minutes 10``). The JSON says which length ran.
+soak (``make soak``, or ``python -m bench soak --soak-minutes 10``), written to its own
+``bench/results/soak_full.json`` so the short run does not replace it. The JSON says which
+length ran.
 
     .venv/bin/python -m bench.soak [--minutes 2.5] [--devices 100]
 """
@@ -28,6 +30,14 @@ from bench._rig import BENCH_PROFILE, Broker, Farm, Proc, bench_data_dir, lvgate
 
 MIB = 1024 * 1024
 DATABASE = "lvgate"
+
+
+FULL_MINUTES = 10.0
+
+
+def result_name(minutes: float) -> str:
+    """bench/results/<name>.json of a soak this long: ``soak_full`` for the full 10 minutes."""
+    return "soak_full" if minutes >= FULL_MINUTES else "soak"
 
 
 def gateway_config(path: Path, broker: int, farm: Farm, devices: int, room_port: int, state: Path) -> None:
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "minutes": args.minutes,
             "devices": args.devices,
             "warmup_s": args.warmup,
-            "full_soak": args.minutes >= 10,
+            "full_soak": args.minutes >= FULL_MINUTES,
         },
         "versions": versions({"influxd": "1.x (Debian)"}),
         "rows": rows,
@@ -203,7 +213,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if lost:
         body["logs_tail"] = logs
-    path = write_result("soak", body)
+    # The full soak keeps its own file, so the short one `make bench` runs does not replace it.
+    path = write_result(result_name(args.minutes), body)
     print(f"expected {expected}, stored {have}, lost {lost}; growth {growth}; written to {path}")
     return body
 
