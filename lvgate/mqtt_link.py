@@ -59,6 +59,27 @@ class _Client(mqtt.Client):
     """
 
     acked: Callable[[int], None] | None = None
+    # What one recv() of the connection brought: paho asks for a packet's header a byte at a time
+    # (one system call each); these serve its reads until they run out.
+    _rbuf: bytes = b""
+    _rpos: int = 0
+    _rsock: Any = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rsock is not self._sock:  # a new connection: nothing of the old one is served
+            self._rbuf, self._rpos, self._rsock = b"", 0, self._sock
+        if self._rpos >= len(self._rbuf):
+            data: bytes = super()._sock_recv(_RECV_BYTES)  # BlockingIOError etc. reach paho as before
+            if not data:
+                return data  # closed by the broker
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        self._rpos = min(start + bufsize, len(self._rbuf))
+        return self._rbuf[start : self._rpos]
+
+    def buffered(self) -> bool:
+        """Bytes received and not yet handed to paho (the socket may have none left)."""
+        return self._rsock is self._sock and self._rpos < len(self._rbuf)
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
         packet = self._in_packet["packet"]
@@ -237,8 +258,11 @@ class MqttLink:
             if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
                 self._lost.set()
                 return
-            if sock is None or not _more_to_read(sock):
+            if not self.client.buffered() and (sock is None or not _more_to_read(sock)):
                 return
+        if self.client.buffered() and self._loop is not None:
+            # The socket may have nothing more to say, so its reader would not fire for these.
+            self._loop.call_soon(self._readable)
 
     def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._on_loop(self._unwatch, sock)
@@ -337,6 +361,7 @@ class MqttLink:
 
 
 _READS_PER_TURN = 500
+_RECV_BYTES = 256 * 1024
 _select = select.select
 
 
