@@ -41,7 +41,7 @@ DEVICE_LEAVES: dict[str, TopicSpec] = {
             "Every measurement, stamped with the time it was measured; replayed in order after an outage.",
         ),
         TopicSpec(
-            "{device}/state", "state", True, 1, "gateway", "Latest value of every entity of the device (retained)."
+            "{device}/state", "state", True, 0, "gateway", "Latest value of every entity of the device (retained)."
         ),
         TopicSpec(
             "{device}/availability",

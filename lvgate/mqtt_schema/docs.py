@@ -118,7 +118,9 @@ def _conventions() -> list[str]:
         "- Entity keys are vocabulary keys of the device's class (below). A device with several "
         "sensors of one kind adds an instance: `temperature.1010` has the type and unit of "
         "`temperature`; the instance holds only `[A-Za-z0-9_-]` (1 to 64 characters).",
-        "- Everything is published with QoS 1. Telemetry and events go through the gateway's "
+        "- Everything is published with QoS 1 except the device `state` snapshot: QoS 0, retained (the "
+        "next poll replaces it and it is sent again after every reconnect; the readings themselves "
+        "travel on `telemetry`). Telemetry and events go through the gateway's "
         "on-disk queue: after an outage they arrive late, in order, once, with their original times.",
         "- An empty payload on a retained topic clears it (a removed device).",
         "- Check a message: `lvgate mqtt-schema validate TOPIC PAYLOAD` (exit 0 when valid). The "
