@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ class InfluxWriter:
         timeout_s: float = 10.0,
         on_rejected: Callable[[str, str], None] | None = None,
         history_query: Literal["influxql", "prometheus"] = "influxql",
+        max_lines: int = 5000,
     ) -> None:
         self.url = url.rstrip("/")
         # InfluxQL's db: the 1.x database, or the 2.x bucket (2.4+ maps buckets to databases itself).
@@ -53,23 +55,41 @@ class InfluxWriter:
             if token:
                 headers["Authorization"] = f"Token {token}"
             auth = None
-        self._client = httpx.AsyncClient(headers=headers, auth=auth, timeout=timeout_s)
+        self._client = httpx.AsyncClient(headers=headers, auth=auth, timeout=timeout_s)  # queries
+        # Writes go from a worker thread with a blocking client: a batch's requests are sent one
+        # after another while the event loop validates the next batch (the loop is busy for tens
+        # of milliseconds at a time, and an async write would wait for it between its steps).
+        self._writer = httpx.Client(headers=headers, auth=auth, timeout=timeout_s)
+        self.max_lines = max_lines
         self.on_rejected = on_rejected or (lambda line, reason: log.error("InfluxDB refused %s: %s", line, reason))
 
     async def write(self, points: list[Point]) -> None:
         lines = [encode_point(p) for p in points if p.fields]
-        if lines:
-            await self._write_lines(lines)
+        if not lines:
+            return
+        refused: list[tuple[str, str]] = []
+        await asyncio.to_thread(self._write_all, lines, refused)
+        # Reported once the whole write went through (a failed one is written again, and would
+        # refuse them again), on the loop's thread (the callback uses the database).
+        for line, reason in refused:
+            self.on_rejected(line, reason)
 
-    async def _write_lines(self, lines: list[str]) -> None:
+    def _write_all(self, lines: list[str], refused: list[tuple[str, str]]) -> None:
+        """``max_lines`` per request, in order; a failure leaves the rest for the caller's retry."""
+        chunks = -(-len(lines) // self.max_lines)
+        size = -(-len(lines) // chunks)  # even requests rather than a full one and a small tail
+        for start in range(0, len(lines), size):
+            self._write_lines(lines[start : start + size], refused)
+
+    def _write_lines(self, lines: list[str], refused: list[tuple[str, str]]) -> None:
         """Write; a batch the server refuses (4xx) is halved until the bad lines are alone.
 
         Writes are idempotent (same series and time overwrite), so lines the server already kept
-        from a partial write are simply written again. A lone refused line is reported through
-        ``on_rejected`` and dropped; the rest of the batch is stored.
+        from a partial write are simply written again. A lone refused line is reported (through
+        ``on_rejected``, by ``write``) and dropped; the rest of the batch is stored.
         """
         try:
-            response = await self._client.post(self.endpoint, params=self.params, content="\n".join(lines).encode())
+            response = self._writer.post(self.endpoint, params=self.params, content="\n".join(lines).encode())
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"InfluxDB at {self.url}: {exc!r}") from exc
         status = response.status_code
@@ -77,11 +97,11 @@ class InfluxWriter:
             return
         if status in (400, 413, 422):
             if len(lines) == 1:
-                self.on_rejected(lines[0], f"HTTP {status}: {response.text[:300]}")
+                refused.append((lines[0], f"HTTP {status}: {response.text[:300]}"))
                 return
             half = len(lines) // 2
-            await self._write_lines(lines[:half])
-            await self._write_lines(lines[half:])
+            self._write_lines(lines[:half], refused)
+            self._write_lines(lines[half:], refused)
             return
         # 401/403/404 (database missing), 429, 5xx: not the data's fault; keep it and retry later.
         raise StorageUnavailable(f"InfluxDB at {self.url}: HTTP {status} {response.text[:200]}")
@@ -148,3 +168,4 @@ class InfluxWriter:
 
     async def close(self) -> None:
         await self._client.aclose()
+        self._writer.close()

@@ -70,6 +70,7 @@ def open_storage(config: CollectorConfig, on_rejected: Any = None) -> Storage:
             token=influx.token.get_secret_value() if influx.token else None,
             on_rejected=on_rejected,
             history_query=influx.history_query,
+            max_lines=config.settings.batch_size,
         )
     sqlite = storage.sqlite.path if storage.sqlite else config.settings.state_dir / "history.sqlite"
     return SqliteHistory(config.resolve(sqlite))
@@ -246,23 +247,19 @@ class Collector:
             await self._changed()
 
     async def _store(self, points: list[Point]) -> None:
-        """Write until storage takes it; the messages stay in the inbox meanwhile."""
+        """Write until storage takes it; the messages stay in the inbox meanwhile. (Storage cuts
+        the points into writes of ``batch_size``.)"""
         backoff = 0.2
-        size = self.config.settings.batch_size
-        chunks = -(-len(points) // size)  # as many writes as batch_size asks, of even size
-        size = -(-len(points) // chunks) if chunks else size
-        for start in range(0, len(points), size):
-            chunk = points[start : start + size]
-            while True:
-                try:
-                    await self.storage.write(chunk)
-                    break
-                except StorageUnavailable as exc:
-                    self.stats.write_failures += 1
-                    if self.stats.write_failures % 10 == 1:
-                        log.warning("storage unavailable, %d messages wait in the inbox: %s", len(self.inbox), exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+        while True:
+            try:
+                await self.storage.write(points)
+                return
+            except StorageUnavailable as exc:
+                self.stats.write_failures += 1
+                if self.stats.write_failures % 10 == 1:
+                    log.warning("storage unavailable, %d messages wait in the inbox: %s", len(self.inbox), exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     # --- alarms out ----------------------------------------------------------------------------------
     async def _publish_alarms(self, devices: set[DeviceKey]) -> None:
