@@ -39,7 +39,7 @@ QUICK: dict[str, tuple[list[str], float]] = {
     "soak": ([], 300),
     "access_latency": (["--events", "100"], 120),
     "reachability": (["--targets", "200", "--rounds", "3"], 120),
-    "collector_ingest": (["--messages", "6000", "--repeats", "3"], 600),
+    "collector_ingest": (["--messages", "10000", "--validation", "schema", "--repeats", "3"], 600),
     "mqtt_schema_validate": (["--messages", "5000", "--rounds", "3"], 90),
     "snmp_poll": (["--runs", "3"], 120),
     "gateway_snmp": (
