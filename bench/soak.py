@@ -33,6 +33,7 @@ DATABASE = "lvgate"
 
 
 FULL_MINUTES = 10.0
+SAMPLE_S = 15.0  # resident memory sampled this often: a leak climbs steadily, a high-water mark levels off
 
 
 def result_name(minutes: float) -> str:
@@ -142,17 +143,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
             procs.append(gateway)
             began = time.monotonic()
+            series: dict[str, list[list[float]]] = {"gateway": [], "collector": []}
             time.sleep(args.warmup)
             start = {"gateway": footprint(gateway.pid), "collector": footprint(collector.pid)}
             plan = [(total / 3, "broker"), (2 * total / 3, "influxdb")]
+
+            def wait_until(at: float) -> None:
+                """Sleep until ``at`` s after the start, taking the footprints every SAMPLE_S."""
+                while (left := began + at - time.monotonic()) > 0:
+                    time.sleep(min(left, SAMPLE_S))
+                    elapsed = round(time.monotonic() - began)
+                    for name, proc in (("gateway", gateway), ("collector", collector)):
+                        series[name].append([elapsed, footprint(proc.pid)["rss_mib"]])
+
             for at, what in plan:
-                time.sleep(max(0.0, began + at - time.monotonic()))
+                wait_until(at)
                 if what == "broker":
                     broker.restart()
                 else:
                     influx.restart()
                 events.append(f"{what} restarted at {time.monotonic() - began:.0f} s")
-            time.sleep(max(0.0, began + total - time.monotonic()))
+            wait_until(total)
             end = {"gateway": footprint(gateway.pid), "collector": footprint(collector.pid)}
             # Stop the devices first: then every request the farm answered was a complete poll.
             farm.stop()
@@ -196,6 +207,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "versions": versions({"influxd": "1.x (Debian)"}),
         "rows": rows,
         "events": events,
+        f"rss_mib_every_{SAMPLE_S:g}_s": {
+            name: " ".join(f"{rss:g}" for _, rss in points) for name, points in series.items()
+        },
+        # Growth from the middle of the run to its end: after warm-up and the broker restart's backlog.
+        "rss_growth_second_half_mib": {
+            name: round(end[name]["rss_mib"] - points[len(points) // 2][1], 1) if points else None
+            for name, points in series.items()
+        },
         "readings_expected_farm": expected,
         "readings_stored_farm": have,
         "readings_lost": lost,
