@@ -66,14 +66,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _looks_like_collector_config(path: Path) -> bool:
-    """A collector file names a collector or storage and has no devices (read without validating)."""
+    """A collector file has collector settings and no devices (read without validating)."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False  # the gateway loader reports it properly
-    return isinstance(data, dict) and "devices" not in data and bool({"collector_id", "storage"} & data.keys())
+    collector_keys = {"collector_id", "storage", "role", "alarms", "api", "database", "validation"}
+    return isinstance(data, dict) and "devices" not in data and bool(collector_keys & data.keys())
 
 
 def _check_collector(path: Path) -> bool:
@@ -90,9 +91,10 @@ def _check_collector(path: Path) -> bool:
     if not settings.writes_history:
         storage += " (read only: role book)"
     book = "alarm book" if settings.runs_alarm_book else "no alarm book"
+    group = f"shared group '{settings.mqtt.shared_group}'" if settings.mqtt.shared_group else "every message"
     print(
         f"{path}: OK: collector '{settings.collector_id}' (role {settings.role}, {book}), "
-        f"broker {settings.mqtt.host}:{settings.mqtt.port}, {storage}"
+        f"broker {settings.mqtt.host}:{settings.mqtt.port} ({group}), {storage}, database {config.database}"
     )
     return True
 

@@ -58,8 +58,12 @@ async def test_history_collectors_split_the_stream_and_one_book_keeps_the_alarms
                        group="history", extra=influx)
         for n in (1, 2)
     ]  # fmt: skip
+    # The book is pointed at a database of its own: it only reads, so that one must stay empty.
+    book_database = influxdb_database + "_book"
+    influxdb.create_database(book_database)
+    book_storage = f"storage: {{influxdb: {{url: '{influxdb.url}', database: {book_database}}}}}\n"
     book = collector_yaml(tmp_path / "book.yaml", role="book", collector_id="book", broker=mqtt_broker.port,
-                          group=None, extra=influx + f"alarms: {{rules: ['{tmp_path / 'rules.yaml'}']}}\n")  # fmt: skip
+                          group=None, extra=book_storage + f"alarms: {{rules: ['{tmp_path / 'rules.yaml'}']}}\n")  # fmt: skip
     count = 400
     # Devices env-0..env-3 in turn; temperatures 36, 37, 38 (all above 35): one alarm per device.
     messages = [readings(f"env-{i % 4}", i, 36.0 + (i % 3)) for i in range(count)]
@@ -86,18 +90,29 @@ async def test_history_collectors_split_the_stream_and_one_book_keeps_the_alarms
     assert stored == (split[0] * 2, split[1] * 2, 0)  # two points a message; the book writes none
     rows = influxdb.rows(influxdb_database, "SELECT count(value) FROM env_sensor GROUP BY device")
     assert sorted((r["device"], r["count"]) for r in rows) == [(f"env-{d}", 2 * count // 4) for d in range(4)]
+    assert influxdb.rows(book_database, "SELECT count(value) FROM env_sensor") == []  # the book wrote nothing
+    influxdb.drop_database(book_database)
     assert alarm_rows(tmp_path / "host-book" / "central.sqlite") == [(f"env-{d}", "hot", None) for d in range(4)]
-    for n in (1, 2):  # no alarm book on the history hosts
-        assert alarm_rows(tmp_path / f"host-h{n}" / "central.sqlite") == []
-    published = {m.topic: json.loads(m.payload) for m in probe.messages}
-    assert sorted(published) == [f"lvgate/gw-1/env-{d}/alarms" for d in range(4)]
+    for n in (1, 2):  # no alarm book on the history hosts: no alarms and no rule state at all
+        central = tmp_path / f"host-h{n}" / "central.sqlite"
+        assert alarm_rows(central) == []
+        with sqlite3.connect(central) as db:
+            assert db.execute("SELECT count(*) FROM conditions").fetchone() == (0,)
+    latest = {m.topic: json.loads(m.payload) for m in probe.messages}  # the last list per device
+    assert sorted(latest) == [f"lvgate/gw-1/env-{d}/alarms" for d in range(4)]
+    for topic, body in latest.items():
+        assert [(a["rule"], a["level"]) for a in body["alarms"]] == [("hot", "II")], (topic, body)
 
 
-async def test_the_book_collector_catches_up_after_a_restart(tmp_path: Path, mqtt_broker: MosquittoBroker) -> None:
+async def test_the_book_collector_catches_up_after_a_restart(
+    tmp_path: Path, mqtt_broker: MosquittoBroker, influxdb: InfluxDB1, influxdb_database: str
+) -> None:
     """Messages sent while the book is down wait in its persistent session; the alarm clears, once."""
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    extra = (f"storage: {{influxdb: {{url: '{influxdb.url}', database: {influxdb_database}}}}}\n"
+             f"alarms: {{rules: ['{tmp_path / 'rules.yaml'}']}}\n")  # fmt: skip
     book = collector_yaml(tmp_path / "book.yaml", role="book", collector_id="book", broker=mqtt_broker.port,
-                          group=None, extra=f"alarms: {{rules: ['{tmp_path / 'rules.yaml'}']}}\n")  # fmt: skip
+                          group=None, extra=extra)  # fmt: skip
     database = tmp_path / "host-book" / "central.sqlite"
     publisher = Publisher(mqtt_broker.port)
     try:
@@ -116,9 +131,25 @@ async def test_the_book_collector_catches_up_after_a_restart(tmp_path: Path, mqt
     assert alarm_rows(database) == [("env-1", "hot", T0 + 8 * 1000)]
 
 
-def test_a_history_collector_refuses_alarm_rules(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("role: history\nstorage: {influxdb: {url: 'http://127.0.0.1:1'}}\nalarms: {rules: [rules.yaml]}\n",
+         "c.yaml:3:9: bad value for 'alarms': role 'history' runs no alarm book: remove 'alarms' (or set "
+         "enabled: false), or use role 'full' or 'book'"),
+        ("role: history\nmqtt: {shared_group: history}\n",
+         "c.yaml:1:1: bad value for 'storage': role 'history' needs storage.influxdb, the history store the "
+         "collectors share (an SQLite history would stay on this host); one collector alone: use role 'full'"),
+        ("role: book\nmqtt: {shared_group: history}\nstorage: {influxdb: {url: 'http://127.0.0.1:1'}}\n",
+         "c.yaml:2:7: bad value for 'mqtt': a 'book' collector must receive every message: remove shared_group "
+         "(in a group it would see only its share, and what it does not store nobody stores)"),
+        ("role: book\nstorage: {influxdb: {url: 'http://127.0.0.1:1'}}\nalarms: {enabled: false}\n",
+         "c.yaml:3:9: bad value for 'alarms': a 'book' collector is the alarm book: alarms.enabled must stay true"),
+    ],
+)  # fmt: skip
+def test_role_mistakes_are_refused_where_they_are_written(tmp_path: Path, text: str, expected: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("role: history\nalarms: {rules: [rules.yaml]}\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_collector_config(path)
-    assert "role 'history' runs no alarm book" in str(caught.value)
+    assert [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems] == [expected]

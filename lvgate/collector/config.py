@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from lvgate.gateway.config import MqttConfig, validate_document
 from lvgate.gateway.yaml_source import load_yaml
@@ -72,14 +72,18 @@ Role = Literal["full", "history", "book"]
 
 
 class CollectorSettings(_Strict):
-    collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9_.-]+$")
+    collector_id: str = Field(
+        default="collector",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="unique per collector: it names the MQTT session (lvgate-<id>) and the inbox file",
+    )
     role: Role = Field(
         default="full",
         description="full: history and the alarm book; history: writes history only (scale-out across hosts); "
         "book: the alarm book, devices and the API without writing history (reads it for queries)",
     )
     mqtt: CollectorMqtt = CollectorMqtt()
-    storage: StorageConfig = StorageConfig()
+    storage: StorageConfig = Field(default_factory=StorageConfig, validate_default=True)
     state_dir: Path = Path("var")
     database: Path | None = Field(
         default=None,
@@ -95,14 +99,38 @@ class CollectorSettings(_Strict):
     alarms: AlarmSettings = AlarmSettings()
     api: ApiSettings = ApiSettings()
 
-    @model_validator(mode="after")
-    def _role_fits(self) -> CollectorSettings:
-        if self.role == "history" and "alarms" in self.model_fields_set and self.alarms.enabled:
+    # Checked per key (so a problem is reported where it was written); ``role`` comes first.
+    @field_validator("mqtt")
+    @classmethod
+    def _book_takes_everything(cls, mqtt: CollectorMqtt, info: ValidationInfo) -> CollectorMqtt:
+        if info.data.get("role") == "book" and mqtt.shared_group:
             raise ValueError(
-                "role 'history' runs no alarm book: remove 'alarms' (or set alarms.enabled: false), "
-                "or use role 'full' or 'book'"
+                "a 'book' collector must receive every message: remove shared_group (in a group it would see "
+                "only its share, and what it does not store nobody stores)"
             )
-        return self
+        return mqtt
+
+    @field_validator("storage")
+    @classmethod
+    def _shared_history_store(cls, storage: StorageConfig, info: ValidationInfo) -> StorageConfig:
+        role = info.data.get("role")
+        if role in ("history", "book") and storage.influxdb is None:
+            raise ValueError(
+                f"role '{role}' needs storage.influxdb, the history store the collectors share (an SQLite "
+                "history would stay on this host); one collector alone: use role 'full'"
+            )
+        return storage
+
+    @field_validator("alarms")
+    @classmethod
+    def _no_book_on_history(cls, alarms: AlarmSettings, info: ValidationInfo) -> AlarmSettings:
+        if info.data.get("role") == "history" and alarms.enabled:
+            raise ValueError(
+                "role 'history' runs no alarm book: remove 'alarms' (or set enabled: false), or use role 'full' or 'book'"
+            )
+        if info.data.get("role") == "book" and not alarms.enabled:
+            raise ValueError("a 'book' collector is the alarm book: alarms.enabled must stay true")
+        return alarms
 
     @property
     def runs_alarm_book(self) -> bool:

@@ -259,7 +259,9 @@ def _translate(
             value = err["input"]
             secret = source.is_secret(path) or _is_secret(model, loc)
             message = f"bad value for '{_dotted(loc)}'{context}: {_expected(err)}"
-            message += "" if secret else _shown(value)
+            # A rule about a whole section already says what is wrong with it: no "(got a mapping)".
+            whole_section = err["type"] == "value_error" and isinstance(value, dict | BaseModel)
+            message += "" if secret or whole_section else _shown(value)
             if err["type"] == "string_type" and isinstance(value, int | float):
                 # YAML read a number where text was meant (a numeric password, room 101).
                 message += "; quote it in secrets.yaml" if path in source.secret_paths else "; write it in quotes"
