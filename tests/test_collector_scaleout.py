@@ -80,12 +80,12 @@ async def test_history_collectors_split_the_stream_and_one_book_keeps_the_alarms
                                  what="the book saw every message")  # fmt: skip
             split = (h1.stats.received, h2.stats.received)
             stored = (h1.stats.stored_points, h2.stats.stored_points, keeper.stats.stored_points)
-            health = (h1.health()["role"], keeper.health()["role"])
+            health = (h1.health()["role"], keeper.health()["role"], keeper.health()["other_alarm_books"])
             await wait_for_async(lambda: len(probe.messages) >= 4, timeout=10, what="alarm lists published")
     finally:
         publisher.close()
         probe.close()
-    assert health == ("history", "book")
+    assert health == ("history", "book", {})  # the only book saw no other
     assert sum(split) == count and min(split) > count // 10, f"the history collectors did not split: {split}"
     assert stored == (split[0] * 2, split[1] * 2, 0)  # two points a message; the book writes none
     rows = influxdb.rows(influxdb_database, "SELECT count(value) FROM env_sensor GROUP BY device")
@@ -102,6 +102,45 @@ async def test_history_collectors_split_the_stream_and_one_book_keeps_the_alarms
     assert sorted(latest) == [f"lvgate/gw-1/env-{d}/alarms" for d in range(4)]
     for topic, body in latest.items():
         assert [(a["rule"], a["level"]) for a in body["alarms"]] == [("hot", "II")], (topic, body)
+        assert body["collector"] == "book"
+
+
+async def test_a_second_book_is_noticed_by_the_first(
+    tmp_path: Path,
+    mqtt_broker: MosquittoBroker,
+    influxdb: InfluxDB1,
+    influxdb_database: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two books by mistake: each sees the other's live alarm lists; a retained list left by a book
+    that ran before (here 'old-book') is not taken for a running one."""
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    extra = (f"storage: {{influxdb: {{url: '{influxdb.url}', database: {influxdb_database}}}}}\n"
+             f"alarms: {{rules: ['{tmp_path / 'rules.yaml'}']}}\n")  # fmt: skip
+    books = [
+        collector_yaml(tmp_path / f"{name}.yaml", role="book", collector_id=name, broker=mqtt_broker.port,
+                       group=None, extra=extra)
+        for name in ("book-a", "book-b")
+    ]  # fmt: skip
+    old_list = {"schema_version": 1, "ts": iso(T0), "device": "env-9", "collector": "old-book", "alarms": []}
+    probe = MqttProbe(mqtt_broker.port).connect()
+    probe.publish("lvgate/gw-1/env-9/alarms", json.dumps(old_list).encode(), retain=True)
+    publisher = Publisher(mqtt_broker.port)
+    try:
+        async with running_collector(books[0]) as a, running_collector(books[1]) as b:
+            await publisher.send([readings("env-1", i, 40.0) for i in range(3)])
+            await wait_for_async(lambda: bool(a.other_books) and bool(b.other_books), timeout=15,
+                                 what="each book noticing the other")  # fmt: skip
+            seen = (sorted(a.health()["other_alarm_books"]), sorted(b.health()["other_alarm_books"]))
+    finally:
+        publisher.close()
+        probe.publish("lvgate/gw-1/env-9/alarms", b"", retain=True)
+        probe.close()
+    assert seen == (["book-b"], ["book-a"])
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "alarm lists" in r.getMessage()]
+    assert any(m.startswith("collector 'book-b' publishes alarm lists too") for m in errors), errors
+    assert any(m.startswith("collector 'book-a' publishes alarm lists too") for m in errors), errors
+    assert len(errors) == 2  # once each, not once per list
 
 
 async def test_the_book_collector_catches_up_after_a_restart(

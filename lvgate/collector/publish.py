@@ -29,11 +29,15 @@ def alarm_entry(row: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def alarms_payload(device: str, rows: list[dict[str, Any]], now_ms: int) -> dict[str, Any]:
-    """Every alarm of the device that is not closed; an empty list when there is none."""
+def alarms_payload(device: str, rows: list[dict[str, Any]], now_ms: int, collector_id: str) -> dict[str, Any]:
+    """Every alarm of the device that is not closed; an empty list when there is none.
+
+    ``collector`` names the publisher, so that a ``role: book`` collector can tell when a
+    second alarm book is running (see ``Collector._on_alarms``)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "ts": iso_ms(now_ms),
         "device": device,
+        "collector": collector_id,
         "alarms": [alarm_entry(r) for r in rows if r["closed_ms"] is None],
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -39,9 +40,11 @@ from lvgate.collector.storage import SqliteHistory, Storage, StorageUnavailable
 from lvgate.diskqueue import DiskQueue, Priority
 from lvgate.gateway.config import link_settings
 from lvgate.mqtt_link import MqttLink
-from lvgate.mqtt_schema.payloads import dumps
+from lvgate.mqtt_schema.payloads import dumps, iso_ms
 
 log = logging.getLogger(__name__)
+
+OTHER_BOOK_LOG_INTERVAL_MS = 600_000  # a second book is logged again after this long
 
 
 @dataclass
@@ -143,6 +146,7 @@ class Collector:
         self.changes = asyncio.Condition()  # notified after each batch / alarm change (live page)
         self.change_serial = 0
         self.api_port: int | None = None
+        self.other_books: dict[str, int] = {}  # collector_id -> when last seen publishing alarm lists
 
     # --- MQTT in -------------------------------------------------------------------------------
     def subscriptions(self) -> list[str]:
@@ -150,6 +154,8 @@ class Collector:
         shared = [f"{self.base}/+/+/telemetry", f"{self.base}/+/+/events"]
         # Retained topics: every collector (brokers send no retained messages to shared subscriptions).
         everyone = [f"{self.base}/+/+/availability", f"{self.base}/+/+/info", f"{self.base}/+/bridge/state"]
+        if self.config.settings.role == "book":
+            everyone.append(f"{self.base}/+/+/alarms")  # to notice a second book (see _on_alarms)
         return [f"$share/{group}/{t}" if group else t for t in shared] + everyone
 
     async def _on_connected(self) -> None:
@@ -157,6 +163,9 @@ class Collector:
         log.info("collector subscribed to %s", ", ".join(self.subscriptions()))
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/alarms"):
+            self._on_alarms(message)
+            return
         self.stats.received += 1
         priority = Priority.HISTORY if message.topic.endswith("/telemetry") else Priority.EVENT
         self._pending.append((message.topic, bytes(message.payload), priority))
@@ -175,6 +184,36 @@ class Collector:
             if qos > 0:
                 self.link.client.ack(mid, qos)
         self._wake.set()
+
+    def _on_alarms(self, message: mqtt.MQTTMessage) -> None:
+        """A ``role: book`` collector watches who else publishes alarm lists.
+
+        Across hosts exactly one collector may keep the alarm book: two would each raise, clear
+        and renumber every alarm, with acknowledgements split between them. A list published
+        live (not a retained copy from before we subscribed) by another collector_id means a
+        second book is running now; it is logged and shown in the health figures."""
+        if message.qos > 0:
+            self.link.client.ack(message.mid, message.qos)
+        if message.retain:  # a list kept by the broker, perhaps from a book that ran before this one
+            return
+        try:
+            publisher = json.loads(message.payload).get("collector")
+        except (ValueError, AttributeError):
+            log.warning("ignored an alarm list that is not a JSON object on %s", message.topic)
+            return
+        own = self.config.settings.collector_id
+        if not isinstance(publisher, str) or publisher == own:
+            return
+        seen = now_ms()
+        last = self.other_books.get(publisher)
+        self.other_books[publisher] = seen
+        if last is None or seen - last > OTHER_BOOK_LOG_INTERVAL_MS:
+            log.error(
+                "collector '%s' publishes alarm lists too (%s), but this collector, '%s', keeps the alarm "
+                "book: two books raise and clear every alarm twice, each with its own acknowledgements. "
+                "Keep exactly one 'role: book' collector (lvgate/collector/README.md, 'Several collectors').",
+                publisher, message.topic, own,
+            )  # fmt: skip
 
     # --- storage out -------------------------------------------------------------------------------
     def _point_rejected(self, line: str, reason: str) -> None:
@@ -264,7 +303,8 @@ class Collector:
     # --- alarms out ----------------------------------------------------------------------------------
     async def _publish_alarms(self, devices: set[DeviceKey]) -> None:
         for gateway, device in sorted(devices):
-            body = alarms_payload(device, self.book.active_for_device(gateway, device), now_ms())
+            rows = self.book.active_for_device(gateway, device)
+            body = alarms_payload(device, rows, now_ms(), self.config.settings.collector_id)
             if self.link.connected.is_set():
                 self.link.publish(f"{self.base}/{gateway}/{device}/alarms", dumps(body), retain=True)
         if devices:
@@ -300,6 +340,8 @@ class Collector:
             "rejected": self.stats.rejected,
             "dropped_points": self.stats.dropped_points,
             "write_failures": self.stats.write_failures,
+            # Other collectors seen publishing alarm lists live (a 'book' watches): id -> last seen.
+            "other_alarm_books": {c: iso_ms(ms) for c, ms in sorted(self.other_books.items())},
         }
 
     # --- lifecycle -----------------------------------------------------------------------------------

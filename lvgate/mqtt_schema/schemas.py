@@ -254,7 +254,16 @@ def alarms_schema() -> Schema:
     return _doc(
         "alarms",
         "Active alarms of a device",
-        _obj({"schema_version": VERSION, "ts": TS, "device": ID, "alarms": {"type": "array", "items": alarm_schema()}}),
+        _obj(
+            {"schema_version": VERSION, "ts": TS, "device": ID, "alarms": {"type": "array", "items": alarm_schema()}},
+            {
+                "collector": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_.-]+$",
+                    "description": "collector_id of the collector whose alarm book published this list",
+                }
+            },
+        ),
     )
 
 
