@@ -8,6 +8,7 @@
 #   make bench         benchmarks, once bench/__main__.py exists
 #   make soak          the full 10-minute soak (make bench runs a short one)
 #   make container-check  build deploy/Containerfile with podman and run the collector image (root, ~3 min; not in test)
+#   make install-check  install.sh and both units under systemd in a fresh Debian 12 (podman; root, 1-2 min; not in test)
 #   make clean         caches and build outputs; `make distclean` also removes .venv
 
 SHELL := /bin/bash
@@ -28,10 +29,10 @@ PYTEST_WALL_TIMEOUT ?= 2700
 # Print the stacks of every thread when one test runs longer than this (pytest's faulthandler).
 PYTEST_STACK_DUMP_AFTER ?= 300
 
-.PHONY: help install system-deps lint test demo bench container-check soak clean distclean
+.PHONY: help install system-deps lint test demo bench container-check install-check soak clean distclean
 
 help:
-	@sed -n '1,11s/^# \{0,1\}//p' Makefile
+	@sed -n '1,12s/^# \{0,1\}//p' Makefile
 
 install: $(STAMP)
 
@@ -78,6 +79,11 @@ bench: install
 CONTAINER_CHECK_ARGS ?=
 container-check:
 	bash deploy/container-check.sh $(CONTAINER_CHECK_ARGS)
+
+# The same kind: root, podman and debootstrap, a few minutes; not part of `make test`. See deploy/README.md.
+INSTALL_CHECK_ARGS ?=
+install-check:
+	bash deploy/install-check.sh $(INSTALL_CHECK_ARGS)
 
 soak: install
 	$(BIN)/python -m bench soak --soak-minutes 10

@@ -227,3 +227,27 @@ def test_container_check_script_passes_shellcheck() -> None:
         [shellcheck, str(DEPLOY / "container-check.sh")], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_install_check_script_is_valid_bash() -> None:
+    script = DEPLOY / "install-check.sh"
+    parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert parsed.returncode == 0, parsed.stderr
+    # Options are parsed before anything needs root or podman.
+    shown = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=30, check=False)
+    assert shown.returncode == 0 and "--rebuild-base" in shown.stdout and "--wheel FILE" in shown.stdout, (
+        shown.stdout + shown.stderr
+    )
+    refused = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, timeout=30, check=False)
+    assert refused.returncode == 2
+    assert "unknown option '--bogus'" in refused.stderr
+
+
+def test_install_check_script_passes_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck not installed (Debian package shellcheck)")
+    done = subprocess.run(
+        [shellcheck, str(DEPLOY / "install-check.sh")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
