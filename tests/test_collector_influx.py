@@ -7,6 +7,7 @@ own query APIs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import time
@@ -117,6 +118,44 @@ async def test_a_refused_point_is_dropped_and_reported_not_the_batch(
     assert len(rejected) == 1
     line, reason = rejected[0]
     assert line.startswith("env_sensor,") and "entity=temperature" in line and "conflict" in reason
+
+
+async def test_writes_leave_no_reference_cycles(influxdb: InfluxDB1, influxdb_database: str) -> None:
+    """httpx keeps a response and its stream in a cycle, with the request and its body (a whole
+    batch of line protocol) hanging from it; a collector runs the cyclic collector rarely
+    (quiet_gc), so each write's body used to stay in memory for a minute. A write, refused lines
+    included (the halving path), leaves nothing of httpx for the cyclic collector."""
+    async with httpx.AsyncClient() as client:  # env_sensor.value a string field: a float is refused
+        response = await client.post(f"{influxdb.url}/write", params={"db": influxdb_database, "precision": "ms"},
+                                     content=f'env_sensor,entity=x value="text" {T0 - 1}'.encode())  # fmt: skip
+    assert response.status_code == 204
+    rejected: list[str] = []
+    writer = InfluxWriter(influxdb.url, api="v1", database=influxdb_database,
+                          on_rejected=lambda line, reason: rejected.append(line))  # fmt: skip
+    was_enabled = gc.isenabled()
+    try:
+        await writer.write(points_of("ups-1", "ups", T0 - 1000, {"load": 1.0}))  # connection and imports
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for i in range(20):
+                await writer.write(points_of("ups-1", "ups", T0 + i * 1000, {"load": 40.0 + i, "battery_charge": 99.0}))
+            await writer.write([*points_of("ups-1", "ups", T0 + 30_000, {"load": 50.0}),
+                                *points_of("env-1", "env_sensor", T0, {"temperature": 21.0})])  # fmt: skip
+            gc.collect()
+            left = sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+                           if type(o).__module__.split(".")[0] in ("httpx", "httpcore")})  # fmt: skip
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            if was_enabled:
+                gc.enable()
+    finally:
+        await writer.close()
+    assert len(rejected) == 1 and rejected[0].startswith("env_sensor,")
+    assert len(influxdb.rows(influxdb_database, "SELECT value FROM ups", epoch="ms")) == 1 + 20 * 2 + 1
+    assert left == []
 
 
 async def test_v2_write_api_against_victoria_metrics(victoria: VictoriaMetrics) -> None:

@@ -16,6 +16,13 @@ from lvgate.collector.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
+# httpx keeps every response in a reference cycle with its stream (the stream refers back to the
+# response), and the request with its body hangs from both: each write's line protocol (a batch,
+# hundreds of KiB) stayed in memory until the cyclic garbage collector ran, which a collector
+# process lets wait (service.quiet_gc). A write's answer is read whole at once, so its stream is
+# swapped for this empty one once read, and reference counting frees the rest when it goes.
+_SPENT = httpx.ByteStream(b"")
+
 
 class InfluxWriter:
     name = "influxdb"
@@ -93,18 +100,20 @@ class InfluxWriter:
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"InfluxDB at {self.url}: {exc!r}") from exc
         status = response.status_code
+        answer = "" if status in (200, 204) else response.text[:300]
+        response.stream = _SPENT  # breaks httpx's response <-> stream cycle (see _SPENT)
         if status in (200, 204):
             return
         if status in (400, 413, 422):
             if len(lines) == 1:
-                refused.append((lines[0], f"HTTP {status}: {response.text[:300]}"))
+                refused.append((lines[0], f"HTTP {status}: {answer}"))
                 return
             half = len(lines) // 2
             self._write_lines(lines[:half], refused)
             self._write_lines(lines[half:], refused)
             return
         # 401/403/404 (database missing), 429, 5xx: not the data's fault; keep it and retry later.
-        raise StorageUnavailable(f"InfluxDB at {self.url}: HTTP {status} {response.text[:200]}")
+        raise StorageUnavailable(f"InfluxDB at {self.url}: HTTP {status} {answer[:200]}")
 
     async def history(
         self, gateway: str, device: str, entity: str, start_ms: int, end_ms: int, limit: int
