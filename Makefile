@@ -5,7 +5,7 @@
 #   make lint          ruff check, ruff format --check, mypy
 #   make test          system-deps + install, then lint and pytest (services are started by pytest fixtures)
 #   make demo          a simulated equipment room end to end (DEMO_ARGS="--duration 20")
-#   make bench         benchmarks, once bench/__main__.py exists
+#   make bench         every benchmark: bench/results/*.json and BENCHMARKS.md (about 11-13 min)
 #   make soak          the full 10-minute soak (make bench runs a short one)
 #   make container-check  build deploy/Containerfile with podman and run the collector image (root, ~3 min; not in test)
 #   make install-check  install.sh and both units under systemd in a fresh Debian 12 (podman; root, 1-2 min; not in test)
