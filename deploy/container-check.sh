@@ -51,13 +51,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-step() { printf '\ncontainer-check: == %s\n' "$*"; }
-say() { printf 'container-check: %s\n' "$*"; }
-fail() { printf 'container-check: FAILED: %s\n' "$*" >&2; exit 1; }
-
+CHECK=container-check
 WORK=""
 MOSQUITTO_PID=""
+# shellcheck source=deploy/check-common.sh
+. "$REPO/deploy/check-common.sh"
 cleanup() {
     local status=$?
     set +e
@@ -68,10 +66,7 @@ cleanup() {
         fi
         "${PODMAN[@]}" volume exists "$VOLUME" 2>/dev/null && "${PODMAN[@]}" volume rm -f "$VOLUME" >/dev/null 2>&1
     fi
-    if [ -n "$MOSQUITTO_PID" ] && kill -0 "$MOSQUITTO_PID" 2>/dev/null; then
-        kill "$MOSQUITTO_PID" 2>/dev/null
-        wait "$MOSQUITTO_PID" 2>/dev/null
-    fi
+    stop_mosquitto
     [ -n "$WORK" ] && rm -rf "$WORK"
     if [ $status -eq 0 ]; then say "cleaned up (container, volume, Mosquitto, temporary files)"; fi
     exit $status
@@ -82,38 +77,9 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------------
 step "1. tools"
 [ "$(id -u)" -eq 0 ] || fail "needs root (podman build as root, debootstrap); run: sudo $0"
-hybrid_cgroups=0
-# crun (Debian 12's default runtime) refuses cgroup v1 with a v2 hierarchy beside it; runc copes.
-if [ -d /sys/fs/cgroup/unified ] && grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/mounts; then hybrid_cgroups=1; fi
 needed=("podman podman" "mosquitto mosquitto" "mosquitto_pub mosquitto-clients" "curl curl" "ss iproute2" "python3 python3")
 [ -n "$BASE_IMAGE" ] || needed+=("debootstrap debootstrap")
-[ $hybrid_cgroups -eq 0 ] || needed+=("runc runc")
-missing=()
-for entry in "${needed[@]}"; do
-    command -v "${entry%% *}" >/dev/null 2>&1 || missing+=("${entry##* }")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    { [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; } \
-        || fail "missing packages: ${missing[*]} (not Debian: install them by hand)"
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
-        || fail "apt-get install ${missing[*]}"
-fi
-PODMAN=(podman)
-if [ $hybrid_cgroups -eq 1 ]; then
-    PODMAN+=(--runtime runc)
-    say "hybrid cgroups (v1 with /sys/fs/cgroup/unified): using runc"
-fi
-# podman as root gives containers RLIMIT_NOFILE 1048576 and RLIMIT_NPROC 32768; in a sandbox without
-# CAP_SYS_RESOURCE the runtime cannot set them (setrlimit: Operation not permitted), so ask for no more
-# than this shell's own hard limits.
-nofile=$(ulimit -Hn)
-if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
-nproc=$(ulimit -Hu)
-if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
-ULIMITS=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
-say "$("${PODMAN[@]}" --version), storage $("${PODMAN[@]}" info --format '{{.Store.GraphDriverName}}'), ulimits nofile=$nofile nproc=$nproc"
+podman_tools "${needed[@]}"
 WORK=$(mktemp -d /var/tmp/lvgate-container-check.XXXXXX)
 
 # Leftovers of an interrupted run.
@@ -129,34 +95,18 @@ elif "${PODMAN[@]}" image exists "$LOCAL_BASE" && [ $REBUILD_BASE -eq 0 ]; then
     say "reusing $LOCAL_BASE ($("${PODMAN[@]}" run --rm --network none "${ULIMITS[@]}" "$LOCAL_BASE" python3 --version)); --rebuild-base to make it again"
 else
     BASE_IMAGE=$LOCAL_BASE
-    rootfs=$WORK/rootfs
-    old_base=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$LOCAL_BASE" 2>/dev/null || true)
-    started=$(date +%s)
-    say "debootstrap --variant=minbase bookworm ${MIRROR:+from $MIRROR }(python3, python3-venv, ca-certificates)"
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$rootfs" ${MIRROR:+"$MIRROR"} \
-        >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-        "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
-    tar --numeric-owner -C "$rootfs" -c . \
-        | "${PODMAN[@]}" import --change 'CMD ["/bin/bash"]' --message "debootstrap bookworm minbase + python3" - "$LOCAL_BASE" >/dev/null 2>"$WORK/import.log"
-    rm -rf "$rootfs"
-    # A rebuilt base leaves the previous one untagged: drop it unless an image still uses it.
-    [ -z "$old_base" ] || [ "$old_base" = "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$LOCAL_BASE")" ] \
-        || "${PODMAN[@]}" rmi "$old_base" >/dev/null 2>&1 || true
-    say "imported $LOCAL_BASE in $(($(date +%s) - started)) s ($("${PODMAN[@]}" run --rm --network none "${ULIMITS[@]}" "$LOCAL_BASE" python3 --version))"
+    debootstrap_image "$LOCAL_BASE" python3,python3-venv,ca-certificates '["/bin/bash"]' "debootstrap bookworm minbase + python3"
+    say "$LOCAL_BASE: $("${PODMAN[@]}" run --rm --network none "${ULIMITS[@]}" "$LOCAL_BASE" python3 --version)"
 fi
 
 # ---------------------------------------------------------------------------------------------------
 step "3. build $IMAGE from deploy/Containerfile"
-# pip inside the build reaches PyPI through the default network. Debian's pip reads the system CA
-# bundle, so the host's is mounted over it for the RUN steps only (a TLS-inspecting proxy's CA goes
-# in there); a build-time mount is not committed to the image.
-ca_mount=()
-[ ! -f /etc/ssl/certs/ca-certificates.crt ] \
-    || ca_mount=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+# pip inside the build reaches PyPI through the default network, with the host's CA bundle mounted
+# for the RUN steps only; a build-time mount is not committed to the image.
+host_ca_mount
 old_image=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 started=$(date +%s)
-"${PODMAN[@]}" build --layers=false "${ULIMITS[@]}" "${ca_mount[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+"${PODMAN[@]}" build --layers=false "${ULIMITS[@]}" "${CA_MOUNT[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     -f "$REPO/deploy/Containerfile" -t "$IMAGE" "$REPO" >"$WORK/build.log" 2>&1 \
     || { tail -30 "$WORK/build.log"; fail "podman build (log above)"; }
 build_s=$(($(date +%s) - started))
@@ -184,21 +134,8 @@ say "image user: $who (uid $uid)"
 
 # ---------------------------------------------------------------------------------------------------
 step "5. the collector against Mosquitto on 127.0.0.1"
-read -r mqtt_port api_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" >"$WORK/mosquitto.conf"
-mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-MOSQUITTO_PID=$!
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-for _ in $(seq 50); do listening "$mqtt_port" && break; sleep 0.1; done
-listening "$mqtt_port" || { cat "$WORK/mosquitto.log"; fail "Mosquitto did not listen on 127.0.0.1:$mqtt_port"; }
-say "Mosquitto (pid $MOSQUITTO_PID) on 127.0.0.1:$mqtt_port"
+read -r mqtt_port api_port < <(free_ports 2)
+start_mosquitto "$mqtt_port"
 
 # The image's example config, with the API on a free loopback port: mounted as an operator would.
 { cat "$REPO/edge_config/examples/collector.yaml"; printf 'api: {host: 127.0.0.1, port: %s}\n' "$api_port"; } >"$WORK/collector.yaml"
@@ -209,24 +146,19 @@ chmod 0644 "$WORK/collector.yaml"
 pid=$("${PODMAN[@]}" inspect --format '{{.State.Pid}}' "$NAME")
 say "container $NAME, collector pid $pid on the host"
 
-health() { curl -fsS --max-time 5 "http://127.0.0.1:$api_port/api/health"; }
-field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 deadline=$((SECONDS + WAIT_S))
 answer=""
 while [ $SECONDS -lt $deadline ]; do
     "${PODMAN[@]}" container inspect --format '{{.State.Running}}' "$NAME" | grep -q true || fail "the collector exited"
-    answer=$(health 2>/dev/null) && [ "$(field "$answer" mqtt_connected)" = True ] && break
+    answer=$(api_health "$api_port" 2>/dev/null) && [ "$(json_field "$answer" mqtt_connected)" = True ] && break
     answer=""
     sleep 0.5
 done
 [ -n "$answer" ] || fail "no /api/health with mqtt_connected within $WAIT_S s"
 say "/api/health: $answer"
 
-sockets=$(ss -Hltnp "sport = :$api_port")
-say "ss -ltnp sport = :$api_port: $sockets"
-[ "$(wc -l <<<"$sockets")" -eq 1 ] || fail "expected one listening socket on port $api_port"
-[ "$(awk '{print $4}' <<<"$sockets")" = "127.0.0.1:$api_port" ] || fail "the API is not bound to 127.0.0.1 only"
-grep -q "pid=$pid," <<<"$sockets" || fail "port $api_port is not held by the container's process $pid"
+api_on_loopback "$api_port"
+[ "$LISTENER_PID" = "$pid" ] || fail "port $api_port is held by $LISTENER_PID, not by the container's process $pid"
 read -r _ ruid euid _ < <(grep '^Uid:' "/proc/$pid/status")
 { [ "$ruid" = "$uid" ] && [ "$euid" = "$uid" ]; } || fail "collector runs as uid $ruid/$euid, expected $uid"
 say "collector process: uid $ruid ($("${PODMAN[@]}" exec "$NAME" id -un)), $(tr '\0' ' ' <"/proc/$pid/cmdline")"
@@ -235,10 +167,10 @@ payload='{"schema_version": 1, "ts": "2026-09-21T14:13:20.000Z", "site": "check"
 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 1 -t lvgate/gw-check/env-1/telemetry -m "$payload"
 deadline=$((SECONDS + 30))
 while [ $SECONDS -lt $deadline ]; do
-    answer=$(health) && [ "$(field "$answer" stored_points)" -ge 1 ] && break
+    answer=$(api_health "$api_port") && [ "$(json_field "$answer" stored_points)" -ge 1 ] && break
     sleep 0.5
 done
-{ [ "$(field "$answer" stored_points)" -eq 1 ] && [ "$(field "$answer" rejected)" -eq 0 ]; } \
+{ [ "$(json_field "$answer" stored_points)" -eq 1 ] && [ "$(json_field "$answer" rejected)" -eq 0 ]; } \
     || fail "one telemetry reading published, health says: $answer"
 say "one telemetry message published, stored: stored_points 1, rejected 0"
 

@@ -56,15 +56,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-step() { printf '\ninstall-check: == %s\n' "$*"; }
-say() { printf 'install-check: %s\n' "$*"; }
-fail() { printf 'install-check: FAILED: %s\n' "$*" >&2; exit 1; }
+CHECK=install-check
+WORK=""
+MOSQUITTO_PID=""
+# shellcheck source=deploy/check-common.sh
+. "$REPO/deploy/check-common.sh"
 indent() { sed 's/^/    /'; }
 STARTED=$SECONDS
 
-WORK=""
-MOSQUITTO_PID=""
 cleanup() {
     local status=$?
     set +e
@@ -76,10 +75,7 @@ cleanup() {
         fi
         "${PODMAN[@]}" rm -f -t 5 "$NAME" >/dev/null 2>&1
     fi
-    if [ -n "$MOSQUITTO_PID" ] && kill -0 "$MOSQUITTO_PID" 2>/dev/null; then
-        kill "$MOSQUITTO_PID" 2>/dev/null
-        wait "$MOSQUITTO_PID" 2>/dev/null
-    fi
+    stop_mosquitto
     [ -n "$WORK" ] && rm -rf "$WORK"
     if [ $status -eq 0 ]; then say "cleaned up (container, Mosquitto, temporary files)"; fi
     exit $status
@@ -90,66 +86,26 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------------------------------
 step "1. tools"
 [ "$(id -u)" -eq 0 ] || fail "needs root (podman with systemd, debootstrap); run: sudo $0"
-hybrid_cgroups=0
-# crun (Debian 12's default runtime) refuses cgroup v1 with a v2 hierarchy beside it; runc copes.
-if [ -d /sys/fs/cgroup/unified ] && grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/mounts; then hybrid_cgroups=1; fi
-needed=("podman podman" "debootstrap debootstrap" "mosquitto mosquitto" "curl curl" "ss iproute2" "python3 python3")
-[ $hybrid_cgroups -eq 0 ] || needed+=("runc runc")
-missing=()
-for entry in "${needed[@]}"; do
-    command -v "${entry%% *}" >/dev/null 2>&1 || missing+=("${entry##* }")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    { [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; } \
-        || fail "missing packages: ${missing[*]} (not Debian: install them by hand)"
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
-        || fail "apt-get install ${missing[*]}"
-fi
-PODMAN=(podman)
-if [ $hybrid_cgroups -eq 1 ]; then
-    PODMAN+=(--runtime runc)
-    say "hybrid cgroups (v1 with /sys/fs/cgroup/unified): using runc"
-fi
-# As in container-check.sh: ask for no more open files / processes than this shell's hard limits
-# (podman's defaults cannot be set in a sandbox without CAP_SYS_RESOURCE).
-nofile=$(ulimit -Hn)
-if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
-nproc=$(ulimit -Hu)
-if [ "$nproc" = unlimited ] || [ "$nproc" -gt 16384 ]; then nproc=16384; fi
-ULIMITS=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
-say "$("${PODMAN[@]}" --version), storage $("${PODMAN[@]}" info --format '{{.Store.GraphDriverName}}'), ulimits nofile=$nofile nproc=$nproc"
+podman_tools "podman podman" "debootstrap debootstrap" "mosquitto mosquitto" "curl curl" "ss iproute2" "python3 python3"
 WORK=$(mktemp -d /var/tmp/lvgate-install-check.XXXXXX)
 
 # Leftovers of an interrupted run.
 "${PODMAN[@]}" rm -f -t 0 "$NAME" >/dev/null 2>&1 || true
+
+# Every boot of the image is a new machine (systemd makes a machine ID when the file is empty), and the
+# build host's name is not the board's.
+prepare_board() {
+    : >"$1/etc/machine-id"
+    echo lvgate-board >"$1/etc/hostname"
+}
 
 # ---------------------------------------------------------------------------------------------------
 step "2. base image $BASE_IMAGE"
 if "${PODMAN[@]}" image exists "$BASE_IMAGE" && [ $REBUILD_BASE -eq 0 ]; then
     say "reusing $BASE_IMAGE; --rebuild-base to make it again"
 else
-    rootfs=$WORK/rootfs
-    old_base=$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null || true)
-    started=$SECONDS
-    say "debootstrap --variant=minbase bookworm ${MIRROR:+from $MIRROR }(${PACKAGES//,/ })"
-    debootstrap --variant=minbase --include="$PACKAGES" bookworm "$rootfs" ${MIRROR:+"$MIRROR"} \
-        >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-        "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
-    # Every boot of the image is a new machine (systemd makes a machine ID when the file is empty),
-    # and the build host's name is not the board's.
-    : >"$rootfs/etc/machine-id"
-    echo lvgate-board >"$rootfs/etc/hostname"
-    tar --numeric-owner -C "$rootfs" -c . \
-        | "${PODMAN[@]}" import --change 'CMD ["/sbin/init"]' \
-            --message "debootstrap bookworm minbase + systemd, python3" - "$BASE_IMAGE" >/dev/null 2>"$WORK/import.log" \
-        || { cat "$WORK/import.log"; fail "podman import"; }
-    rm -rf "$rootfs"
-    [ -z "$old_base" ] || [ "$old_base" = "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$BASE_IMAGE")" ] \
-        || "${PODMAN[@]}" rmi "$old_base" >/dev/null 2>&1 || true
-    say "imported $BASE_IMAGE in $((SECONDS - started)) s"
+    debootstrap_image "$BASE_IMAGE" "$PACKAGES" '["/sbin/init"]' "debootstrap bookworm minbase + systemd, python3" \
+        prepare_board
 fi
 base_size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$BASE_IMAGE")
 say "$BASE_IMAGE: $((base_size / 1000000)) MB"
@@ -173,34 +129,24 @@ say "wheel $wheel_name, release files: deploy/ and edge_config/ of $REPO"
 
 # ---------------------------------------------------------------------------------------------------
 step "4. Mosquitto on 127.0.0.1 and the board booted with systemd"
-read -r mqtt_port modbus_port api_port < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" >"$WORK/mosquitto.conf"
-mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-MOSQUITTO_PID=$!
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-for _ in $(seq 50); do listening "$mqtt_port" && break; sleep 0.1; done
-listening "$mqtt_port" || { cat "$WORK/mosquitto.log"; fail "Mosquitto did not listen on 127.0.0.1:$mqtt_port"; }
-say "Mosquitto (pid $MOSQUITTO_PID) on 127.0.0.1:$mqtt_port"
+read -r mqtt_port modbus_port api_port < <(free_ports 3)
+start_mosquitto "$mqtt_port"
 
-# pip inside reaches PyPI through the host network; the host's CA bundle is mounted over the image's,
-# which Debian's pip reads (for a TLS-inspecting proxy, as in container-check.sh).
-ca_mount=()
-[ ! -f /etc/ssl/certs/ca-certificates.crt ] \
-    || ca_mount=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+# pip inside reaches PyPI through the host network, with the host's CA bundle.
+host_ca_mount
 # Without CAP_SYS_ADMIN systemd quietly skips ProtectSystem=, PrivateTmp=, ProtectHome= ... in a container
 # ("namespace setup is prohibited (container manager?)"), and the units would run unconfined: the board's
 # PID 1 has it. /proc/sys and /sys stay read-only (podman), so nothing reaches the host's kernel settings.
 "${PODMAN[@]}" run -d --name "$NAME" --systemd=always --network host --uts private --hostname lvgate-board \
     --add-host lvgate-board:127.0.1.1 \
-    --cap-add SYS_ADMIN,NET_RAW "${ULIMITS[@]}" "${ca_mount[@]}" "$BASE_IMAGE" /sbin/init >/dev/null
+    --cap-add SYS_ADMIN,NET_RAW "${ULIMITS[@]}" "${CA_MOUNT[@]}" "$BASE_IMAGE" /sbin/init >/dev/null
 in_board() { "${PODMAN[@]}" exec "$NAME" "$@"; }
+no_traceback() {
+    local unit
+    for unit in lvgate-gateway lvgate-collector; do
+        if in_board journalctl -u "$unit" --no-pager | grep -A3 Traceback; then fail "traceback in the journal of $unit (above)"; fi
+    done
+}
 booted=""
 for _ in $(seq 60); do
     booted=$(in_board systemctl is-system-running 2>/dev/null) || true
@@ -256,12 +202,10 @@ say "simulated devices on 127.0.0.1:$modbus_port (lvgate simulate -c /etc/lvgate
 step "6. systemctl start lvgate-gateway lvgate-collector"
 in_board systemctl start lvgate-gateway lvgate-collector || fail "systemctl start"
 started_at=$SECONDS
-health() { curl -fsS --max-time 5 "http://127.0.0.1:$api_port/api/health"; }
-field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 answer=""
 while [ $((SECONDS - started_at)) -lt $WAIT_S ]; do
-    answer=$(health 2>/dev/null) && [ "$(field "$answer" mqtt_connected)" = True ] \
-        && [ "$(field "$answer" stored_points)" -gt 0 ] && break
+    answer=$(api_health "$api_port" 2>/dev/null) && [ "$(json_field "$answer" mqtt_connected)" = True ] \
+        && [ "$(json_field "$answer" stored_points)" -gt 0 ] && break
     answer=""
     sleep 1
 done
@@ -310,27 +254,20 @@ if in_board journalctl -b --no-pager | grep -E 'lvgate-(gateway|collector)\.serv
     fail "systemd skipped or failed part of the units' sandbox (above)"
 fi
 
-first_stored=$(field "$answer" stored_points)
-answer=$(health) || fail "no /api/health"
+first_stored=$(json_field "$answer" stored_points)
+answer=$(api_health "$api_port") || fail "no /api/health"
 say "/api/health: $answer"
-{ [ "$(field "$answer" mqtt_connected)" = True ] && [ "$(field "$answer" stored_points)" -gt "$first_stored" ]; } \
+{ [ "$(json_field "$answer" mqtt_connected)" = True ] && [ "$(json_field "$answer" stored_points)" -gt "$first_stored" ]; } \
     || fail "telemetry stopped flowing: $first_stored points stored at first, now $answer"
-[ "$(field "$answer" rejected)" -eq 0 ] || fail "the collector rejected messages: $answer"
-say "$(field "$answer" stored_points) points stored after $((SECONDS - started_at)) s ($first_stored at the first answer), 0 rejected"
-sockets=$(ss -Hltnp "sport = :$api_port")
-say "ss -ltnp sport = :$api_port: $sockets"
-[ "$(wc -l <<<"$sockets")" -eq 1 ] || fail "expected one listening socket on port $api_port"
-[ "$(awk '{print $4}' <<<"$sockets")" = "127.0.0.1:$api_port" ] || fail "the API is not bound to 127.0.0.1 only"
-host_pid=$(grep -o 'pid=[0-9]*' <<<"$sockets" | head -1 | cut -d= -f2)
-[ -n "$host_pid" ] || fail "ss shows no process for port $api_port"
-ns_pid=$(awk '/^NSpid:/ {print $NF}' "/proc/$host_pid/status")
+[ "$(json_field "$answer" rejected)" -eq 0 ] || fail "the collector rejected messages: $answer"
+say "$(json_field "$answer" stored_points) points stored after $((SECONDS - started_at)) s ($first_stored at the first answer), 0 rejected"
+api_on_loopback "$api_port"
+ns_pid=$(awk '/^NSpid:/ {print $NF}' "/proc/$LISTENER_PID/status")
 [ "$ns_pid" = "${main_pid[lvgate-collector]}" ] \
     || fail "port $api_port is held by pid $ns_pid in the board, not by the collector's ${main_pid[lvgate-collector]}"
 say "the API is bound to 127.0.0.1 only, by the collector's main process"
 
-for unit in lvgate-gateway lvgate-collector; do
-    if in_board journalctl -u "$unit" --no-pager | grep -A3 Traceback; then fail "traceback in the journal of $unit (above)"; fi
-done
+no_traceback
 say "no traceback in the journals of the two units"
 
 security=$(in_board systemd-analyze security --no-pager lvgate-gateway lvgate-collector 2>&1 | grep 'Overall exposure level') \
@@ -350,9 +287,7 @@ for unit in lvgate-gateway lvgate-collector; do
         || fail "$unit after stop: $state"
     say "$unit: inactive, exited with status 0 (result success)"
 done
-for unit in lvgate-gateway lvgate-collector; do
-    if in_board journalctl -u "$unit" --no-pager | grep -A3 Traceback; then fail "traceback in the journal of $unit (above)"; fi
-done
+no_traceback
 in_board journalctl -u lvgate-gateway -u lvgate-collector --no-pager -n 4 -o cat | indent
 say "stopped in $stop_s s, no traceback"
 
@@ -362,4 +297,4 @@ if [ $REMOVE_IMAGES -eq 1 ]; then
     say "removed $BASE_IMAGE"
 fi
 elapsed=$((SECONDS - STARTED))
-step "OK: install.sh and both units under systemd in $((elapsed / 60)) min $((elapsed % 60)) s; gateway exposure $exposure; stored_points $(field "$answer" stored_points), mqtt_connected true"
+step "OK: install.sh and both units under systemd in $((elapsed / 60)) min $((elapsed % 60)) s; gateway exposure $exposure; stored_points $(json_field "$answer" stored_points), mqtt_connected true"

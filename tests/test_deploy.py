@@ -207,47 +207,33 @@ def test_containerignore_lets_every_copy_source_through() -> None:
         assert source.split("/")[0] in kept, source
 
 
-def test_container_check_script_is_valid_bash() -> None:
-    script = DEPLOY / "container-check.sh"
+# Each check script, with what its --help must name.
+CHECK_SCRIPTS = {
+    "container-check.sh": ["--base-image IMAGE"],
+    "install-check.sh": ["--rebuild-base", "--wheel FILE"],
+}
+
+
+@pytest.mark.parametrize(("name", "options"), CHECK_SCRIPTS.items())
+def test_check_script_is_valid_bash(name: str, options: list[str]) -> None:
+    script = DEPLOY / name
     parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
     assert parsed.returncode == 0, parsed.stderr
     # Options are parsed before anything needs root or podman.
     shown = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=30, check=False)
-    assert shown.returncode == 0 and "--base-image IMAGE" in shown.stdout, shown.stdout + shown.stderr
+    assert shown.returncode == 0 and all(option in shown.stdout for option in options), shown.stdout + shown.stderr
     refused = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, timeout=30, check=False)
     assert refused.returncode == 2
     assert "unknown option '--bogus'" in refused.stderr
 
 
-def test_container_check_script_passes_shellcheck() -> None:
+@pytest.mark.parametrize("name", [*CHECK_SCRIPTS, "check-common.sh"])
+def test_check_script_passes_shellcheck(name: str) -> None:
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck not installed (Debian package shellcheck)")
+    # -x follows the scripts' `. check-common.sh` (its source= directive is relative to the checkout).
     done = subprocess.run(
-        [shellcheck, str(DEPLOY / "container-check.sh")], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_install_check_script_is_valid_bash() -> None:
-    script = DEPLOY / "install-check.sh"
-    parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
-    assert parsed.returncode == 0, parsed.stderr
-    # Options are parsed before anything needs root or podman.
-    shown = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=30, check=False)
-    assert shown.returncode == 0 and "--rebuild-base" in shown.stdout and "--wheel FILE" in shown.stdout, (
-        shown.stdout + shown.stderr
-    )
-    refused = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True, timeout=30, check=False)
-    assert refused.returncode == 2
-    assert "unknown option '--bogus'" in refused.stderr
-
-
-def test_install_check_script_passes_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck not installed (Debian package shellcheck)")
-    done = subprocess.run(
-        [shellcheck, str(DEPLOY / "install-check.sh")], capture_output=True, text=True, timeout=60, check=False
+        [shellcheck, "-x", f"deploy/{name}"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
