@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 
 from lvgate.gateway.config import MqttConfig, validate_document
 from lvgate.gateway.yaml_source import load_yaml
+from lvgate.mqtt_schema.schemas import COLLECTOR_ID_PATTERN
 from lvgate.paths import data_dir
 
 
@@ -74,7 +75,7 @@ Role = Literal["full", "history", "book"]
 class CollectorSettings(_Strict):
     collector_id: str = Field(
         default="collector",
-        pattern=r"^[A-Za-z0-9_.-]+$",
+        pattern=COLLECTOR_ID_PATTERN,
         description="unique per collector: it names the MQTT session (lvgate-<id>) and the inbox file",
     )
     role: Role = Field(

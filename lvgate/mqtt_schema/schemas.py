@@ -30,6 +30,7 @@ QUALITIES = ("good", "uncertain", "bad")
 SEVERITIES = ("info", "warning", "critical")
 FAULT_LEVELS = ("I", "II", "III", "IV")
 ALARM_STATES = ("raised", "acknowledged", "cleared")
+COLLECTOR_ID_PATTERN = r"^[A-Za-z0-9_.-]+$"  # a collector's collector_id (its config checks the same)
 
 TS: Schema = {
     "type": "string",
@@ -259,7 +260,7 @@ def alarms_schema() -> Schema:
             {
                 "collector": {
                     "type": "string",
-                    "pattern": "^[A-Za-z0-9_.-]+$",
+                    "pattern": COLLECTOR_ID_PATTERN,
                     "description": "collector_id of the collector whose alarm book published this list",
                 }
             },
